@@ -1,0 +1,1 @@
+"""The demo agent: a multi-turn session workflow, sub-agents, a scripted model."""

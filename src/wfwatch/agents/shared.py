@@ -1,0 +1,148 @@
+"""Inputs, outputs and constants shared by the demo agent's workflows and activities.
+
+One input dataclass per workflow and activity, so fields can be added later
+without breaking running histories (the temporalio samples' convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio.contrib.workflow_streams import WorkflowStreamState
+
+TASK_QUEUE = "wfwatch-agents"
+
+#: Search attributes the session list reads (registered by the embedded server).
+SEARCH_ATTRIBUTES: dict[str, str] = {"WfwatchSession": "Keyword", "WfwatchTurn": "Int"}
+
+
+@dataclass
+class ModelSpec:
+    """How the scripted model behaves; a real provider ignores what it can't use."""
+
+    provider: str = "scripted"
+    tokens_per_second: float = 40.0
+    answer_words: int = 48
+    reasoning_words: int = 24
+    #: Fixed texts instead of generated ones (tests compare against them).
+    answer: str | None = None
+    reasoning: str | None = None
+    #: Fault injection: raise after this many tokens on the listed attempts.
+    fail_after_tokens: int = 0
+    fail_on_attempts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SubagentSpec:
+    name: str
+    model: ModelSpec = field(default_factory=ModelSpec)
+    fail: bool = False
+
+
+@dataclass
+class CarriedState:
+    """What a session hands to its next run at continue-as-new."""
+
+    turn: int = 0
+    turn_offsets: dict[int, int] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    in_turn: bool = False
+    user_message: str = ""
+    step_index: int = 0
+    auto_turns_done: int = 0
+    runs: int = 1
+    transcript: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SessionInput:
+    title: str = "agent session"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    #: User messages queued at start (each becomes a turn).
+    messages: list[str] = field(default_factory=list)
+    #: Generate this many extra turns by itself (a long-running demo session).
+    auto_turns: int = 0
+    pause_between_turns: float = 2.0
+    #: Close after this long with nothing to do (0: never; wait for messages).
+    idle_timeout: float = 0.0
+    #: Sub-agents run in every turn's "delegate" step (empty: no such step).
+    subagents: list[SubagentSpec] = field(default_factory=list)
+    #: Continue-as-new once history reaches this many events (Update and
+    #: history limits stay far away), or after this many steps (tests).
+    rollover_history_events: int = 4000
+    rollover_after_steps: int = 0
+    #: Bytes of stream log carried across continue-as-new (older offsets are
+    #: truncated; readers get an explicit gap for them).
+    carry_log_bytes: int = 1_000_000
+    publish_linger: float = 0.05
+    stream_state: WorkflowStreamState | None = None
+    carried: CarriedState | None = None
+
+
+@dataclass
+class SessionResult:
+    turns: int
+    status: str
+    runs: int
+
+
+@dataclass
+class SendResult:
+    """What ``send_message`` returns: subscribe from ``head_offset`` to see the turn."""
+
+    turn: int
+    head_offset: int
+
+
+@dataclass
+class SessionInfo:
+    session_id: str
+    title: str
+    turn: int
+    in_turn: bool
+    head_offset: int
+    turn_offsets: dict[int, int]
+    pending: int
+    runs: int
+
+
+@dataclass
+class LlmInput:
+    stream_workflow_id: str
+    message_id: str
+    lane: str
+    turn: int
+    step_id: str
+    prompt: str
+    role: str
+    model: ModelSpec
+    linger: float = 0.05
+
+
+@dataclass
+class LlmOutput:
+    text: str
+    tokens: int
+    attempt: int
+
+
+@dataclass
+class ToolInput:
+    name: str
+    arguments: str
+
+
+@dataclass
+class SubagentInput:
+    stream_workflow_id: str
+    lane: str
+    turn: int
+    task: str
+    spec: SubagentSpec
+    linger: float = 0.05
+
+
+@dataclass
+class SubagentResult:
+    lane: str
+    text: str

@@ -1,0 +1,393 @@
+"""The demo agent: a multi-turn session workflow hosting a Workflow Stream.
+
+A session waits for user messages; each becomes a turn of steps
+(plan → tool → [delegate to sub-agents] → answer). LLM steps stream tokens
+from activities into the session's stream; the workflow itself publishes the
+lifecycle (turns, steps, tool calls, sub-agents).
+
+Between steps the session continues-as-new before Temporal's limits are near
+(history length, or the server's own suggestion), carrying the stream state
+and the turn in progress, so a long session never wedges at a limit. The log
+carried over is capped in bytes; older offsets are truncated and readers get
+an explicit gap for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    import msgspec
+
+    from wfwatch import events
+    from wfwatch.agents.activities import run_tool, stream_llm
+    from wfwatch.agents.shared import (
+        CarriedState,
+        LlmInput,
+        LlmOutput,
+        SendResult,
+        SessionInfo,
+        SessionInput,
+        SessionResult,
+        SubagentInput,
+        SubagentResult,
+        ToolInput,
+    )
+    from wfwatch.stream.publisher import event_payload
+
+SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
+TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
+
+LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5)
+STEPS = ("plan", "tool", "delegate", "answer")
+
+AUTO_PROMPTS = (
+    "summarize what the workers did in the last hour",
+    "which step was slowest and why",
+    "draft a status update for the team",
+    "check the retry budget of the payment flow",
+    "compare today's run with yesterday's",
+)
+
+
+T = TypeVar("T")
+
+
+class _TurnCancelled(Exception):
+    pass
+
+
+@workflow.defn
+class AgentSession:
+    @workflow.init
+    def __init__(self, input: SessionInput) -> None:
+        self.stream = WorkflowStream(prior_state=input.stream_state)
+        self.topic = self.stream.topic(events.TOPIC)
+        self.input = input
+        self.state = input.carried or CarriedState(pending=list(input.messages))
+        self.closing = False
+        self.cancel_requested = False
+        self.steps_this_run = 0
+
+    # --- messages from outside ---------------------------------------------
+
+    @workflow.update
+    async def send_message(self, text: str) -> SendResult:
+        """Queue a user message; subscribe from ``head_offset`` to see its turn."""
+        await asyncio.sleep(0)  # let publish Signals in this activation land first
+        self.state.pending.append(text)
+        queued_turn = self.state.turn + len(self.state.pending)
+        return SendResult(turn=queued_turn, head_offset=self.head)
+
+    @send_message.validator
+    def _validate_send(self, text: str) -> None:
+        if self.closing:
+            raise ApplicationError("session is closing", type="SessionClosing")
+        if not text.strip():
+            raise ApplicationError("empty message", type="EmptyMessage")
+        if len(text) > 100_000:
+            raise ApplicationError("message longer than 100,000 characters", type="MessageTooLong")
+
+    @workflow.signal
+    def cancel_turn(self) -> None:
+        """Cancel the running turn (its activities and sub-agents)."""
+        if self.state.in_turn:
+            self.cancel_requested = True
+
+    @workflow.signal
+    def close(self) -> None:
+        """Finish the session after the running turn."""
+        self.closing = True
+
+    @workflow.query
+    def info(self) -> SessionInfo:
+        return SessionInfo(
+            session_id=workflow.info().workflow_id,
+            title=self.input.title,
+            turn=self.state.turn,
+            in_turn=self.state.in_turn,
+            head_offset=self.head,
+            turn_offsets=dict(self.state.turn_offsets),
+            pending=len(self.state.pending),
+            runs=self.state.runs,
+        )
+
+    @property
+    def head(self) -> int:
+        """The offset the next item will get (the SDK offers it only as a Query)."""
+        return self.stream._on_offset()
+
+    # --- the session --------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: SessionInput) -> SessionResult:
+        wf = workflow.info()
+        if input.carried is None:
+            workflow.upsert_search_attributes([SESSION_ATTR.value_set(input.title)])
+            self._publish(events.SessionStarted(session_id=wf.workflow_id, title=input.title))
+        while True:
+            if not self.state.in_turn:
+                if not await self._next_message():
+                    break
+            try:
+                await self._run_turn()
+            except _TurnCancelled:
+                pass
+            if self._should_rollover():
+                await self._rollover()
+        self._publish(events.SessionFinished(status="completed"))
+        return SessionResult(turns=self.state.turn, status="completed", runs=self.state.runs)
+
+    async def _next_message(self) -> bool:
+        """Wait for the next user message (or make one up); False means finish."""
+        state = self.state
+        if not state.pending and state.auto_turns_done < self.input.auto_turns:
+            if state.turn > 0 and self.input.pause_between_turns > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda: bool(state.pending) or self.closing, timeout=self.input.pause_between_turns
+                    )
+                except TimeoutError:
+                    pass
+            if not state.pending and not self.closing:
+                state.pending.append(AUTO_PROMPTS[state.auto_turns_done % len(AUTO_PROMPTS)])
+                state.auto_turns_done += 1
+        timeout = timedelta(seconds=self.input.idle_timeout) if self.input.idle_timeout > 0 else None
+        if not state.pending:
+            if self.input.auto_turns and state.auto_turns_done >= self.input.auto_turns and not timeout:
+                return False
+            try:
+                await workflow.wait_condition(lambda: bool(state.pending) or self.closing, timeout=timeout)
+            except TimeoutError:
+                return False
+        if not state.pending:
+            return False
+        state.user_message = state.pending.pop(0)
+        state.turn += 1
+        state.in_turn = True
+        state.step_index = 0
+        state.turn_offsets[state.turn] = self.head
+        self.cancel_requested = False
+        workflow.upsert_search_attributes([TURN_ATTR.value_set(state.turn)])
+        self._publish(events.TurnStarted(turn=state.turn, user_message=state.user_message))
+        return True
+
+    async def _run_turn(self) -> None:
+        state = self.state
+        steps = [s for s in STEPS if s != "delegate" or self.input.subagents]
+        while state.step_index < len(steps):
+            name = steps[state.step_index]
+            step_id = f"t{state.turn}-{name}"
+            started = workflow.now()
+            self._publish(events.StepStarted(turn=state.turn, step_id=step_id, name=name))
+            status, reason = "completed", ""
+            try:
+                await self._step(name, step_id)
+            except _TurnCancelled:
+                status, reason = "cancelled", "cancelled by user"
+            except (ActivityError, ChildWorkflowError, ApplicationError) as err:
+                status, reason = "failed", str(err.cause or err) if hasattr(err, "cause") else str(err)
+            duration = (workflow.now() - started).total_seconds() * 1000
+            self._publish(
+                events.StepFinished(turn=state.turn, step_id=step_id, status=status, duration_ms=duration, reason=reason)
+            )
+            if status != "completed":
+                self._finish_turn(status, reason)
+                if status == "cancelled":
+                    raise _TurnCancelled()
+                return
+            state.step_index += 1
+            self.steps_this_run += 1
+            if state.step_index < len(steps) and self._should_rollover():
+                await self._rollover()
+        self._finish_turn("completed", "")
+
+    def _finish_turn(self, status: str, reason: str) -> None:
+        self._publish(events.TurnFinished(turn=self.state.turn, status=status, reason=reason))  # type: ignore[arg-type]
+        self.state.transcript.append(self.state.user_message)
+        self.state.in_turn = False
+        self.state.step_index = 0
+
+    async def _step(self, name: str, step_id: str) -> None:
+        turn = self.state.turn
+        prompt = self.state.user_message
+        if name == "plan":
+            await self._guarded(self._llm(f"t{turn}-plan", "main", step_id, prompt, "planner"))
+        elif name == "tool":
+            call_id = f"t{turn}-call-1"
+            self._publish(events.ToolCall(turn=turn, call_id=call_id, name="search", arguments=prompt))
+            try:
+                result = await self._guarded(
+                    workflow.execute_activity(
+                        run_tool,
+                        ToolInput(name="search", arguments=prompt),
+                        start_to_close_timeout=timedelta(seconds=30),
+                    )
+                )
+            except ActivityError as err:
+                self._publish(events.ToolResult(turn=turn, call_id=call_id, ok=False, result=str(err.cause or err)))
+                raise
+            self._publish(events.ToolResult(turn=turn, call_id=call_id, ok=True, result=result))
+        elif name == "delegate":
+            await self._delegate(step_id, prompt)
+        elif name == "answer":
+            await self._guarded(self._llm(f"t{turn}-answer", "main", step_id, prompt, "writer"))
+
+    def _llm(self, message_id: str, lane: str, step_id: str, prompt: str, role: str) -> asyncio.Future[LlmOutput]:
+        return workflow.start_activity(
+            stream_llm,
+            LlmInput(
+                stream_workflow_id=workflow.info().workflow_id,
+                message_id=message_id,
+                lane=lane,
+                turn=self.state.turn,
+                step_id=step_id,
+                prompt=prompt,
+                role=role,
+                model=self.input.model,
+                linger=self.input.publish_linger,
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=LLM_RETRY,
+        )
+
+    async def _delegate(self, step_id: str, prompt: str) -> None:
+        """Run every sub-agent concurrently as a child workflow, each in its lane."""
+        turn = self.state.turn
+        wf_id = workflow.info().workflow_id
+        handles = []
+        for index, spec in enumerate(self.input.subagents, start=1):
+            lane = spec.name
+            child_id = f"{wf_id}-t{turn}-{lane}"
+            self._publish(events.SubagentSpawned(turn=turn, lane=lane, name=spec.name, workflow_id=child_id, index=index))
+            handle = await workflow.start_child_workflow(
+                Subagent.run,
+                SubagentInput(
+                    stream_workflow_id=wf_id,
+                    lane=lane,
+                    turn=turn,
+                    task=prompt,
+                    spec=spec,
+                    linger=self.input.publish_linger,
+                ),
+                id=child_id,
+            )
+            handles.append((lane, handle))
+        gathered = asyncio.gather(*(h for _, h in handles), return_exceptions=True)
+        results = await self._guarded(gathered)
+        for (lane, _), result in zip(handles, results, strict=True):
+            if isinstance(result, BaseException):
+                reason = str(getattr(result, "cause", None) or result)
+                self._publish(events.SubagentFinished(turn=turn, lane=lane, status="failed", reason=reason))
+            else:
+                self._publish(events.SubagentFinished(turn=turn, lane=lane, status="completed"))
+
+    async def _guarded(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless the user cancels the turn first."""
+        future = asyncio.ensure_future(awaitable)
+        await workflow.wait_condition(lambda: future.done() or self.cancel_requested)
+        if future.done():
+            return future.result()
+        future.cancel()
+        try:
+            await future
+        except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
+            pass
+        raise _TurnCancelled()
+
+    # --- continue-as-new ----------------------------------------------------
+
+    def _should_rollover(self) -> bool:
+        info = workflow.info()
+        if self.input.rollover_after_steps and self.steps_this_run >= self.input.rollover_after_steps:
+            return True
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.input.rollover_history_events
+
+    async def _rollover(self) -> None:
+        self.state.runs += 1
+        carried = self.state
+        budget = self.input.carry_log_bytes
+
+        def build(stream_state: WorkflowStreamState) -> list[SessionInput]:
+            _trim_log(stream_state, budget)
+            return [_replace_input(self.input, stream_state, carried)]
+
+        await self.stream.continue_as_new(build)
+
+    def _publish(self, event: events.Event) -> None:
+        if not event.ts:
+            event = msgspec.structs.replace(event, ts=workflow.now().timestamp())
+        self.topic.publish(event_payload(event))
+
+
+def _trim_log(state: WorkflowStreamState, budget: int) -> None:
+    """Keep the newest items whose wire size fits ``budget``; advance the base."""
+    kept = 0
+    size = 0
+    for item in reversed(state.log):
+        size += len(item.data) + len(item.topic) + 16
+        if size > budget:
+            break
+        kept += 1
+    dropped = len(state.log) - kept
+    if dropped:
+        state.log = state.log[dropped:]
+        state.base_offset += dropped
+
+
+def _replace_input(input: SessionInput, stream_state: WorkflowStreamState, carried: CarriedState) -> SessionInput:
+    return SessionInput(
+        title=input.title,
+        model=input.model,
+        messages=[],
+        auto_turns=input.auto_turns,
+        pause_between_turns=input.pause_between_turns,
+        idle_timeout=input.idle_timeout,
+        subagents=input.subagents,
+        rollover_history_events=input.rollover_history_events,
+        rollover_after_steps=input.rollover_after_steps,
+        carry_log_bytes=input.carry_log_bytes,
+        publish_linger=input.publish_linger,
+        stream_state=stream_state,
+        carried=carried,
+    )
+
+
+@workflow.defn
+class Subagent:
+    """A child agent: streams its work into the parent session's lane."""
+
+    @workflow.run
+    async def run(self, input: SubagentInput) -> SubagentResult:
+        spec = input.spec
+        model = spec.model
+        if spec.fail:
+            model = type(model)(**{**model.__dict__, "fail_after_tokens": 3, "fail_on_attempts": [1, 2]})
+        output = await workflow.execute_activity(
+            stream_llm,
+            LlmInput(
+                stream_workflow_id=input.stream_workflow_id,
+                message_id=f"t{input.turn}-{input.lane}",
+                lane=input.lane,
+                turn=input.turn,
+                step_id=f"t{input.turn}-delegate",
+                prompt=input.task,
+                role=input.lane,
+                model=model,
+                linger=input.linger,
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2 if spec.fail else 5),
+        )
+        return SubagentResult(lane=input.lane, text=output.text)
+

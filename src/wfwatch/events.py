@@ -1,0 +1,323 @@
+"""The wfwatch event model: what an agent session publishes into its stream.
+
+Events are small typed records that travel as JSON objects (one per Workflow
+Streams item, on the topic :data:`TOPIC`). The schema is documented in
+``docs/events.md`` so that other publishers can emit it.
+
+This module imports nothing from Temporal or Textual: it is pure data plus a
+codec, usable from workflows, activities, the hub, the TUI and scripts alike.
+
+Decoding never raises into a viewer. An item that is not a wfwatch event
+becomes :class:`UnknownItem` (valid JSON of another shape, or another topic)
+or :class:`InvalidItem` (bytes that are not JSON at all), each keeping its
+offset so a view can show exactly where it sits in the log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, Literal
+
+import msgspec
+
+#: Version of the event schema this code writes. Readers accept any version:
+#: unknown fields are ignored, unknown kinds become :class:`UnknownItem`.
+SCHEMA_VERSION: Final = 1
+
+#: The Workflow Streams topic wfwatch events travel on.
+TOPIC: Final = "wfwatch"
+
+#: The lane of the session's own agent; sub-agents get lanes of their own.
+MAIN_LANE: Final = "main"
+
+Channel = Literal["answer", "reasoning"]
+Status = Literal["running", "completed", "failed", "cancelled"]
+
+
+class _Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
+    """Fields every event carries.
+
+    ``ts`` is the publisher's wall clock (Unix seconds) at publish time; it is
+    informational (latency measurement, display) and never used for ordering:
+    the stream offset is the order.
+    """
+
+    v: int = SCHEMA_VERSION
+    ts: float = 0.0
+    lane: str = MAIN_LANE
+    turn: int = 0
+
+
+class SessionStarted(_Event, tag="session_started", frozen=True):
+    session_id: str
+    title: str = ""
+
+
+class SessionFinished(_Event, tag="session_finished", frozen=True):
+    status: Status = "completed"
+    reason: str = ""
+
+
+class TurnStarted(_Event, tag="turn_started", frozen=True):
+    """A new turn begins; ``user_message`` is what the user asked."""
+
+    user_message: str = ""
+
+
+class TurnFinished(_Event, tag="turn_finished", frozen=True):
+    status: Status = "completed"
+    reason: str = ""
+
+
+class StepStarted(_Event, tag="step_started", frozen=True):
+    step_id: str
+    name: str
+
+
+class StepFinished(_Event, tag="step_finished", frozen=True):
+    step_id: str
+    status: Status = "completed"
+    duration_ms: float = 0.0
+    reason: str = ""
+
+
+class AttemptStarted(_Event, tag="attempt_started", frozen=True):
+    """An LLM call (re)starts streaming message ``message_id``.
+
+    The workflow assigns ``message_id`` and it is identical across retries;
+    ``attempt`` counts from 1. Readers show only the highest attempt of a
+    message; earlier attempts are superseded (kept in the raw view).
+    """
+
+    message_id: str
+    attempt: int = 1
+    step_id: str = ""
+
+
+class TokenDelta(_Event, tag="token", frozen=True):
+    """A piece of streamed model output; ``channel`` keeps reasoning apart."""
+
+    message_id: str
+    text: str
+    attempt: int = 1
+    channel: Channel = "answer"
+
+
+class MessageFinished(_Event, tag="message_finished", frozen=True):
+    message_id: str
+    attempt: int = 1
+
+
+class ToolCall(_Event, tag="tool_call", frozen=True):
+    call_id: str
+    name: str
+    arguments: str = ""
+
+
+class ToolResult(_Event, tag="tool_result", frozen=True):
+    call_id: str
+    ok: bool = True
+    result: str = ""
+
+
+class SubagentSpawned(_Event, tag="subagent_spawned", frozen=True):
+    """A child agent got lane ``lane``; ``index`` fixes lane order for everyone."""
+
+    name: str
+    workflow_id: str = ""
+    index: int = 0
+
+
+class SubagentFinished(_Event, tag="subagent_finished", frozen=True):
+    status: Status = "completed"
+    reason: str = ""
+
+
+class ErrorEvent(_Event, tag="error", frozen=True):
+    message: str
+    retryable: bool = False
+    message_id: str = ""
+    attempt: int = 0
+
+
+Event = (
+    SessionStarted
+    | SessionFinished
+    | TurnStarted
+    | TurnFinished
+    | StepStarted
+    | StepFinished
+    | AttemptStarted
+    | TokenDelta
+    | MessageFinished
+    | ToolCall
+    | ToolResult
+    | SubagentSpawned
+    | SubagentFinished
+    | ErrorEvent
+)
+
+EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
+    SessionStarted,
+    SessionFinished,
+    TurnStarted,
+    TurnFinished,
+    StepStarted,
+    StepFinished,
+    AttemptStarted,
+    TokenDelta,
+    MessageFinished,
+    ToolCall,
+    ToolResult,
+    SubagentSpawned,
+    SubagentFinished,
+    ErrorEvent,
+)
+
+
+class UnknownItem(msgspec.Struct, frozen=True):
+    """A well-formed item that is not a wfwatch event we understand.
+
+    Another publisher's item, another topic, an event kind from a newer
+    schema, or a wfwatch event whose fields have the wrong types.
+    ``data`` is the decoded JSON (or ``None`` when the payload is not JSON
+    but was not meant to be: e.g. binary on a foreign topic).
+    """
+
+    topic: str
+    data: Any = None
+    kind: str = ""
+    reason: str = ""
+
+
+class InvalidItem(msgspec.Struct, frozen=True):
+    """An item on the wfwatch topic whose bytes are not JSON."""
+
+    topic: str
+    reason: str
+    preview: str = ""
+
+
+Decoded = Event | UnknownItem | InvalidItem
+
+
+class Record(msgspec.Struct, frozen=True):
+    """One log position as a reader sees it: the offset and what sits there."""
+
+    offset: int
+    item: Decoded
+
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+_any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_KINDS: Final = frozenset(t.__struct_config__.tag for t in EVENT_TYPES)
+
+PREVIEW_CHARS: Final = 200
+
+
+def encode(event: Event) -> bytes:
+    """Encode one event as compact JSON bytes (the wire form)."""
+    return _encoder.encode(event)
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """The JSON object of an event, as the schema documents it."""
+    result: dict[str, Any] = msgspec.to_builtins(event)
+    return result
+
+
+def decode(data: bytes | str, topic: str = TOPIC) -> Decoded:
+    """Decode one item's bytes; never raises.
+
+    Items on other topics are returned as :class:`UnknownItem` with their
+    JSON decoded when possible, so generic streams still render something.
+    """
+    if topic == TOPIC:
+        try:
+            return _decoder.decode(data)
+        except msgspec.ValidationError as err:
+            return _unknown(data, topic, str(err))
+        except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
+            return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
+    return _unknown(data, topic, f"topic {topic!r} is not {TOPIC!r}")
+
+
+def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
+    """Decode an already-parsed JSON value (e.g. from a generic JSON reader)."""
+    if isinstance(value, (bytes, str)):
+        return decode(value, topic)
+    if topic == TOPIC and isinstance(value, dict):
+        try:
+            return msgspec.convert(value, Event)
+        except msgspec.ValidationError as err:
+            return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=str(err))
+    return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason="not a wfwatch event")
+
+
+def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | InvalidItem:
+    try:
+        value = _any_decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
+        if topic == TOPIC:
+            return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
+        return UnknownItem(topic=topic, data=None, reason=f"not JSON: {_reason(err)}")
+    kind = _kind_of(value)
+    if kind and kind not in _KINDS:
+        reason = f"unknown event kind {kind!r}"
+    return UnknownItem(topic=topic, data=value, kind=kind, reason=reason)
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(err, UnicodeError):
+        return "text is not valid Unicode"
+    return str(err)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        if isinstance(kind, str):
+            return kind
+    return ""
+
+
+def _preview(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text[:PREVIEW_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
+def kind_of(item: Decoded) -> str:
+    """A short name for any decoded item: the event kind, or unknown/invalid."""
+    if isinstance(item, UnknownItem):
+        return "unknown"
+    if isinstance(item, InvalidItem):
+        return "invalid"
+    tag = type(item).__struct_config__.tag
+    return str(tag)
+
+
+def summarize(item: Decoded) -> str:
+    """A one-line description of an item, for raw views and ``tail``.
+
+    The result is plain text; callers that render it must still treat it
+    as untrusted (see :mod:`wfwatch.text`).
+    """
+    if isinstance(item, InvalidItem):
+        return f"invalid ({item.reason}): {item.preview!r}"
+    if isinstance(item, UnknownItem):
+        try:
+            shown = json.dumps(item.data, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            shown = repr(item.data)
+        if len(shown) > PREVIEW_CHARS:
+            shown = shown[:PREVIEW_CHARS] + "…"
+        kind = f" {item.kind}" if item.kind else ""
+        return f"unknown{kind} on {item.topic!r}: {shown}"
+    fields = to_dict(item)
+    for key in ("kind", "v", "ts"):
+        fields.pop(key, None)
+    parts = [f"{key}={value!r}" for key, value in fields.items()]
+    return f"{kind_of(item)} " + " ".join(parts)

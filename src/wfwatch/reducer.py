@@ -1,0 +1,370 @@
+"""The one reducer: a sequence of records becomes a session view.
+
+Every device (a dashboard pane, a browser tab, ``wfwatch tail``, a script)
+folds the records it received through :class:`Reducer`, so two devices that
+saw the same offsets render the same thing. The reducer is deterministic and
+does no I/O; feeding records in one call or split across many calls gives
+the same view (a hypothesis test holds it to that).
+
+It is incremental rather than copy-on-write because token streams are long:
+text is kept as chunk lists and joined only when a view is taken.
+
+Retries stay canonical: each message has a workflow-assigned id that is the
+same across attempts. The canonical view shows only the highest attempt of a
+message; the superseded attempts remain available (marked) for a raw view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wfwatch.events import (
+    MAIN_LANE,
+    AttemptStarted,
+    ErrorEvent,
+    InvalidItem,
+    MessageFinished,
+    Record,
+    SessionFinished,
+    SessionStarted,
+    StepFinished,
+    StepStarted,
+    SubagentFinished,
+    SubagentSpawned,
+    TokenDelta,
+    ToolCall,
+    ToolResult,
+    TurnFinished,
+    TurnStarted,
+    UnknownItem,
+)
+
+# --- the view: plain frozen data a renderer can trust -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """One model message as shown canonically: its latest attempt only."""
+
+    message_id: str
+    lane: str
+    turn: int
+    attempt: int
+    answer: str
+    reasoning: str
+    finished: bool
+    superseded_attempts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    step_id: str
+    lane: str
+    turn: int
+    name: str
+    status: str
+    started_offset: int
+    started_ts: float
+    duration_ms: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallView:
+    call_id: str
+    lane: str
+    turn: int
+    name: str
+    arguments: str
+    result: str | None = None
+    ok: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaneView:
+    """A lane is one agent's column: the session's own, or a sub-agent's."""
+
+    name: str
+    index: int
+    status: str
+    messages: tuple[MessageView, ...]
+    workflow_id: str = ""
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        """The lane's canonical answer text, messages separated by blank lines."""
+        return "\n\n".join(m.answer for m in self.messages if m.answer)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    turn: int
+    user_message: str
+    status: str
+    start_offset: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OddItem:
+    """An item the reducer could not interpret, kept with its offset."""
+
+    offset: int
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """Everything a device shows about a session, derived from records."""
+
+    session_id: str
+    title: str
+    status: str
+    first_offset: int | None
+    next_offset: int
+    record_count: int
+    token_count: int
+    turns: tuple[TurnView, ...]
+    lanes: tuple[LaneView, ...]
+    steps: tuple[StepView, ...]
+    tool_calls: tuple[ToolCallView, ...]
+    errors: tuple[str, ...]
+    odd_items: tuple[OddItem, ...]
+
+    def lane(self, name: str) -> LaneView | None:
+        return next((lane for lane in self.lanes if lane.name == name), None)
+
+    @property
+    def text(self) -> str:
+        """Canonical answer text of the main lane (what "the answer" means)."""
+        main = self.lane(MAIN_LANE)
+        return main.text if main else ""
+
+    def canonical_text(self) -> str:
+        """All lanes' canonical text, lane by lane in lane order.
+
+        Two devices that saw the same records produce byte-identical output,
+        which is what the tests compare across devices.
+        """
+        return "\n".join(f"[{lane.name}]\n{lane.text}" for lane in self.lanes)
+
+
+# --- mutable accumulators, private to the reducer ----------------------------
+
+
+@dataclass(slots=True)
+class _Attempt:
+    answer: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class _Message:
+    message_id: str
+    lane: str
+    turn: int
+    attempts: dict[int, _Attempt] = field(default_factory=dict)
+
+    def attempt(self, number: int) -> _Attempt:
+        found = self.attempts.get(number)
+        if found is None:
+            found = self.attempts[number] = _Attempt()
+        return found
+
+    def view(self) -> MessageView:
+        latest = max(self.attempts)
+        current = self.attempts[latest]
+        return MessageView(
+            message_id=self.message_id,
+            lane=self.lane,
+            turn=self.turn,
+            attempt=latest,
+            answer="".join(current.answer),
+            reasoning="".join(current.reasoning),
+            finished=current.finished,
+            superseded_attempts=tuple(sorted(a for a in self.attempts if a != latest)),
+        )
+
+
+@dataclass(slots=True)
+class _Lane:
+    name: str
+    index: int
+    first_seen: int
+    status: str = "running"
+    workflow_id: str = ""
+    reason: str = ""
+    message_ids: list[str] = field(default_factory=list)
+
+
+class Reducer:
+    """Folds records into a :class:`SessionView`.
+
+    Records must arrive in offset order; a record at or below an offset
+    already applied is ignored, so re-delivered records (a resumed device,
+    an at-least-once transport) never double text.
+    """
+
+    def __init__(self) -> None:
+        self._session_id = ""
+        self._title = ""
+        self._status = "running"
+        self._first_offset: int | None = None
+        self._next_offset = 0
+        self._records = 0
+        self._tokens = 0
+        self._turns: dict[int, TurnView] = {}
+        self._lanes: dict[str, _Lane] = {}
+        self._messages: dict[str, _Message] = {}
+        self._steps: dict[str, StepView] = {}
+        self._tools: dict[str, ToolCallView] = {}
+        self._errors: list[str] = []
+        self._odd: list[OddItem] = []
+
+    @property
+    def next_offset(self) -> int:
+        """The offset after the last applied record (where to resume)."""
+        return self._next_offset
+
+    def feed(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.apply(record)
+
+    def apply(self, record: Record) -> None:
+        if self._first_offset is not None and record.offset < self._next_offset:
+            return
+        if self._first_offset is None:
+            self._first_offset = record.offset
+        self._next_offset = record.offset + 1
+        self._records += 1
+        item = record.item
+        offset = record.offset
+        if isinstance(item, TokenDelta):
+            self._tokens += 1
+            message = self._message(item.message_id, item.lane, item.turn, offset)
+            attempt = message.attempt(item.attempt)
+            (attempt.reasoning if item.channel == "reasoning" else attempt.answer).append(item.text)
+        elif isinstance(item, AttemptStarted):
+            self._message(item.message_id, item.lane, item.turn, offset).attempt(item.attempt)
+        elif isinstance(item, MessageFinished):
+            message = self._message(item.message_id, item.lane, item.turn, offset)
+            message.attempt(item.attempt).finished = True
+        elif isinstance(item, StepStarted):
+            self._lane(item.lane, offset)
+            self._steps[item.step_id] = StepView(
+                step_id=item.step_id,
+                lane=item.lane,
+                turn=item.turn,
+                name=item.name,
+                status="running",
+                started_offset=offset,
+                started_ts=item.ts,
+            )
+        elif isinstance(item, StepFinished):
+            self._lane(item.lane, offset)
+            step = self._steps.get(item.step_id)
+            if step is None:
+                step = StepView(item.step_id, item.lane, item.turn, item.step_id, "running", offset, item.ts)
+            self._steps[item.step_id] = StepView(
+                step_id=step.step_id,
+                lane=step.lane,
+                turn=step.turn,
+                name=step.name,
+                status=item.status,
+                started_offset=step.started_offset,
+                started_ts=step.started_ts,
+                duration_ms=item.duration_ms,
+                reason=item.reason,
+            )
+        elif isinstance(item, ToolCall):
+            self._lane(item.lane, offset)
+            self._tools[item.call_id] = ToolCallView(item.call_id, item.lane, item.turn, item.name, item.arguments)
+        elif isinstance(item, ToolResult):
+            self._lane(item.lane, offset)
+            call = self._tools.get(item.call_id) or ToolCallView(item.call_id, item.lane, item.turn, "?", "")
+            self._tools[item.call_id] = ToolCallView(
+                call.call_id, call.lane, call.turn, call.name, call.arguments, item.result, item.ok
+            )
+        elif isinstance(item, TurnStarted):
+            self._turns[item.turn] = TurnView(item.turn, item.user_message, "running", offset)
+        elif isinstance(item, TurnFinished):
+            turn = self._turns.get(item.turn) or TurnView(item.turn, "", "running", offset)
+            self._turns[item.turn] = TurnView(turn.turn, turn.user_message, item.status, turn.start_offset, item.reason)
+        elif isinstance(item, SubagentSpawned):
+            lane = self._lane(item.lane, offset)
+            lane.index = item.index
+            lane.workflow_id = item.workflow_id
+            lane.status = "running"
+        elif isinstance(item, SubagentFinished):
+            lane = self._lane(item.lane, offset)
+            lane.status = item.status
+            lane.reason = item.reason
+        elif isinstance(item, SessionStarted):
+            self._session_id = item.session_id
+            self._title = item.title
+            self._lane(item.lane, offset)
+        elif isinstance(item, SessionFinished):
+            self._status = item.status
+        elif isinstance(item, ErrorEvent):
+            self._lane(item.lane, offset)
+            where = f"{item.lane}/{item.message_id}#{item.attempt}" if item.message_id else item.lane
+            self._errors.append(f"@{offset} {where}: {item.message}")
+        elif isinstance(item, UnknownItem):
+            self._odd.append(OddItem(offset, "unknown", item.reason or item.kind))
+        elif isinstance(item, InvalidItem):
+            self._odd.append(OddItem(offset, "invalid", item.reason))
+
+    def _lane(self, name: str, offset: int) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            # Lanes not announced by a spawn event sort after announced ones,
+            # in order of first appearance, which is the same for every device.
+            index = 0 if name == MAIN_LANE else 1_000_000 + offset
+            lane = self._lanes[name] = _Lane(name=name, index=index, first_seen=offset)
+        return lane
+
+    def _message(self, message_id: str, lane: str, turn: int, offset: int) -> _Message:
+        message = self._messages.get(message_id)
+        if message is None:
+            message = self._messages[message_id] = _Message(message_id, lane, turn)
+            self._lane(lane, offset).message_ids.append(message_id)
+        return message
+
+    def view(self) -> SessionView:
+        lanes = sorted(self._lanes.values(), key=lambda lane: (lane.index, lane.first_seen))
+        return SessionView(
+            session_id=self._session_id,
+            title=self._title,
+            status=self._status,
+            first_offset=self._first_offset,
+            next_offset=self._next_offset,
+            record_count=self._records,
+            token_count=self._tokens,
+            turns=tuple(self._turns[t] for t in sorted(self._turns)),
+            lanes=tuple(
+                LaneView(
+                    name=lane.name,
+                    index=lane.index,
+                    status=lane.status,
+                    messages=tuple(self._messages[m].view() for m in lane.message_ids),
+                    workflow_id=lane.workflow_id,
+                    reason=lane.reason,
+                )
+                for lane in lanes
+            ),
+            steps=tuple(sorted(self._steps.values(), key=lambda s: s.started_offset)),
+            tool_calls=tuple(self._tools.values()),
+            errors=tuple(self._errors),
+            odd_items=tuple(self._odd),
+        )
+
+
+def reduce(records: Iterable[Record]) -> SessionView:
+    """The session view of ``records`` (a convenience over :class:`Reducer`)."""
+    reducer = Reducer()
+    reducer.feed(records)
+    return reducer.view()

@@ -1,0 +1,1 @@
+"""Reading and writing Workflow Streams: the paced publisher and the offset reader."""

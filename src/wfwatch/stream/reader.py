@@ -1,0 +1,345 @@
+"""Reading a workflow's stream from an offset, with explicit outcomes.
+
+The SDK's ``WorkflowStreamClient.subscribe`` is a plain iterator of items: a
+truncated offset silently restarts from the retained base, and the end of the
+stream is just the end of iteration. A delivery layer needs to know more, so
+:class:`StreamReader` runs the same poll protocol (long-poll Update
+``__temporal_workflow_stream_poll`` while the workflow runs, the poll Query
+once it is closed) and yields three kinds of results:
+
+* :class:`Batch` — records in offset order, contiguous from where it was;
+* :class:`Gap` — offsets ``start..end-1`` are gone (truncated by the
+  workflow); the reader then continues at ``end``;
+* :class:`End` — the workflow closed and everything retained was delivered.
+
+It follows continue-as-new (the next run carries the stream state) and
+reports an unknown workflow or a workflow without a stream as
+:class:`StreamNotFound` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.contrib.workflow_streams import PollInput, PollResult
+from temporalio.service import RPCError, RPCStatusCode
+
+from wfwatch import events
+
+log = logging.getLogger(__name__)
+
+POLL = "__temporal_workflow_stream_poll"
+OFFSET_QUERY = "__temporal_workflow_stream_offset"
+_TRUNCATED = "TruncatedOffset"
+_DRAINING = "StreamDraining"
+
+_CLOSED = {
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+
+ReadMode = Literal["update", "query"]
+
+
+class StreamNotFound(Exception):
+    """The workflow does not exist, or hosts no Workflow Stream."""
+
+
+class StreamReadError(Exception):
+    """Reading failed for a reason a retry will not fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    records: list[events.Record]
+    next_offset: int
+    run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Offsets ``start`` to ``end - 1`` no longer exist in the workflow."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """The workflow closed with ``status``; nothing follows ``next_offset``."""
+
+    status: str
+    next_offset: int
+
+
+ReadResult = Batch | Gap | End
+
+
+@dataclass(slots=True)
+class ReaderStats:
+    updates: int = 0
+    queries: int = 0
+    items: int = 0
+    rollovers: int = 0
+    errors: int = 0
+    runs: list[str] = field(default_factory=list)
+
+
+def decode_wire_item(topic: str, wire: str) -> events.Decoded:
+    """Decode one wire item (base64 of a serialized Payload); never raises."""
+    try:
+        payload = Payload()
+        payload.ParseFromString(base64.b64decode(wire))
+    except Exception as err:  # protobuf raises its own DecodeError
+        return events.InvalidItem(topic=topic, reason=f"not a Temporal payload: {err}", preview=wire[:80])
+    encoding = payload.metadata.get("encoding", b"")
+    if encoding not in (b"json/plain", b""):
+        if topic == events.TOPIC:
+            return events.InvalidItem(
+                topic=topic, reason=f"payload encoding {encoding.decode(errors='replace')!r} is not json/plain"
+            )
+        return events.UnknownItem(topic=topic, data=None, reason=f"{encoding.decode(errors='replace')} payload")
+    return events.decode(payload.data, topic)
+
+
+def to_records(result: PollResult) -> list[events.Record]:
+    return [events.Record(item.offset, decode_wire_item(item.topic, item.data)) for item in result.items]
+
+
+class StreamReader:
+    """Reads one workflow's stream from ``from_offset``; iterate with ``async for``.
+
+    ``mode="update"`` long-polls with Updates while the workflow runs (lowest
+    latency, one Update per delivered batch in the workflow's history);
+    ``mode="query"`` polls the Query every ``poll_interval`` (no history
+    growth, latency up to the interval). Closed workflows are always read by
+    Query.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        workflow_id: str,
+        *,
+        from_offset: int = 0,
+        topics: list[str] | None = None,
+        mode: ReadMode = "update",
+        poll_interval: float = 0.05,
+        run_id: str | None = None,
+    ) -> None:
+        if from_offset < 0:
+            raise ValueError(f"offset must be >= 0, got {from_offset}")
+        self._client = client
+        self.workflow_id = workflow_id
+        self.offset = from_offset
+        self._topics = topics or []
+        self.mode = mode
+        self.poll_interval = poll_interval
+        self._handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id, run_id=run_id)
+        self.stats = ReaderStats()
+        self._run_id = ""
+        self._idle_polls = 0
+
+    async def head(self) -> int:
+        """The stream's current head offset (the offset the next item will get)."""
+        try:
+            return int(await self._handle.query(OFFSET_QUERY, result_type=int))
+        except (RPCError, WorkflowQueryFailedError) as err:
+            raise self._explain(err) from err
+
+    def __aiter__(self) -> AsyncIterator[ReadResult]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ReadResult]:
+        status = await self._status()
+        while True:
+            if status in _CLOSED:
+                async for result in self._drain_closed(_CLOSED[status]):
+                    yield result
+                return
+            if status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                self._follow_latest_run()
+                status = await self._status()
+                continue
+            try:
+                if self.mode == "update":
+                    result = await self._poll_update()
+                else:
+                    result = await self._poll_query_running()
+            except _RunChanged:
+                status = await self._status()
+                continue
+            if result is None:
+                continue
+            for item in self._split(result):
+                yield item
+
+    # --- the pieces --------------------------------------------------------
+
+    async def _status(self) -> WorkflowExecutionStatus:
+        try:
+            description = await self._handle.describe()
+        except RPCError as err:
+            raise self._explain(err) from err
+        if description.run_id and description.run_id not in self.stats.runs:
+            self.stats.runs.append(description.run_id)
+            self._run_id = description.run_id
+        if description.status is None:
+            raise StreamReadError(f"workflow {self.workflow_id!r} has no status")
+        return description.status
+
+    def _follow_latest_run(self) -> None:
+        self.stats.rollovers += 1
+        self._handle = self._client.get_workflow_handle(self.workflow_id)
+
+    async def _poll_update(self) -> PollResult | None:
+        self.stats.updates += 1
+        try:
+            handle = await self._handle.start_update(
+                POLL,
+                PollInput(topics=self._topics, from_offset=self.offset),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=PollResult,
+            )
+            return await handle.result()
+        except WorkflowUpdateFailedError as err:
+            cause = getattr(err.cause, "type", None)
+            if cause == _TRUNCATED:
+                return await self._query(self.offset)
+            if cause == _DRAINING:
+                await asyncio.sleep(0.05)
+                raise _RunChanged() from err
+            raise StreamReadError(f"reading {self.workflow_id!r} failed: {err.cause or err}") from err
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            if isinstance(err.__cause__, asyncio.CancelledError):
+                raise err.__cause__ from None
+            raise _RunChanged() from err  # long-poll timed out: re-check and poll again
+        except RPCError as err:
+            return await self._on_rpc_error(err)
+
+    async def _poll_query_running(self) -> PollResult | None:
+        try:
+            result = await self._query(self.offset)
+        except RPCError as err:
+            return await self._on_rpc_error(err)
+        if not result.items and not result.more_ready:
+            await asyncio.sleep(self.poll_interval)
+            self._idle_polls += 1
+            if self._idle_polls * self.poll_interval >= 1.0:
+                self._idle_polls = 0
+                raise _RunChanged()  # look at the status now and then
+        return result
+
+    async def _on_rpc_error(self, err: RPCError) -> None:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            # The run we polled closed (or the id never existed): re-describe.
+            raise _RunChanged() from err
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED):
+            self.stats.errors += 1
+            log.warning("reading %s: %s; retrying", self.workflow_id, err.message)
+            await asyncio.sleep(0.5)
+            raise _RunChanged() from err
+        raise self._explain(err) from err
+
+    async def _query(self, offset: int) -> PollResult:
+        self.stats.queries += 1
+        try:
+            result: PollResult = await self._handle.query(
+                POLL, PollInput(topics=self._topics, from_offset=offset), result_type=PollResult
+            )
+        except WorkflowQueryFailedError as err:
+            raise self._explain(err) from err
+        return result
+
+    async def _drain_closed(self, status: str) -> AsyncIterator[ReadResult]:
+        """Read what a closed run still retains via Query, then end."""
+        while True:
+            try:
+                result = await self._query(self.offset)
+            except RPCError as err:
+                raise self._explain(err) from err
+            for item in self._split(result):
+                yield item
+            if not result.more_ready:
+                break
+        yield End(status=status, next_offset=self.offset)
+
+    def _split(self, result: PollResult) -> list[ReadResult]:
+        """Turn a poll result into a Gap (if offsets were skipped) and a Batch."""
+        out: list[ReadResult] = []
+        records = to_records(result)
+        if records and records[0].offset > self.offset and not self._topics:
+            out.append(Gap(self.offset, records[0].offset))
+        elif not records and result.next_offset > self.offset and not self._topics:
+            # Everything we asked for is gone and nothing new exists yet.
+            out.append(Gap(self.offset, result.next_offset))
+        if records:
+            self.stats.items += len(records)
+            out.append(Batch(records, result.next_offset, self._run_id))
+        if result.next_offset > self.offset:
+            self.offset = result.next_offset
+        return out
+
+    def _explain(self, err: BaseException) -> Exception:
+        text = str(getattr(err, "message", "") or err)
+        if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+            return StreamNotFound(
+                f"no workflow {self.workflow_id!r} in namespace {self._client.namespace!r} "
+                "(is the id right? is --address/--namespace right?)"
+            )
+        if isinstance(err, WorkflowQueryFailedError) and ("unknown queryType" in text or "not found" in text.lower()):
+            return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
+        if isinstance(err, RPCError) and "unknown queryType" in text:
+            return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
+        return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
+
+
+class _RunChanged(Exception):
+    """Internal: re-describe the workflow before polling again."""
+
+
+async def read_all(
+    client: Client, workflow_id: str, *, from_offset: int = 0, timeout: float | None = None
+) -> tuple[list[events.Record], list[Gap], End | None]:
+    """Read until the workflow ends (or ``timeout``): a helper for scripts and tests."""
+    records: list[events.Record] = []
+    gaps: list[Gap] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
+    reader = StreamReader(client, workflow_id, from_offset=from_offset)
+
+    async def run() -> End | None:
+        async for result in reader:
+            if isinstance(result, Batch):
+                records.extend(result.records)
+            elif isinstance(result, Gap):
+                gaps.append(result)
+            else:
+                return result
+        return None
+
+    if deadline is None:
+        return records, gaps, await run()
+    try:
+        end = await asyncio.wait_for(run(), timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        end = None
+    return records, gaps, end

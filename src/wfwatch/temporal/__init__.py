@@ -1,0 +1,1 @@
+"""Temporal plumbing for wfwatch: the embedded dev server and CLI-style connections."""

@@ -1,0 +1,140 @@
+"""The demo session streams through a real dev server, and readers see it whole."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from wfwatch import events
+from wfwatch.agents.model import scripted_texts
+from wfwatch.agents.shared import ModelSpec, SessionInput
+from wfwatch.agents.workflows import AgentSession
+from wfwatch.reducer import reduce
+from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, read_all
+
+
+async def start_session(client: Client, task_queue: str, **fields: object) -> WorkflowHandle[AgentSession, object]:
+    fields.setdefault("idle_timeout", 0.5)
+    spec = SessionInput(**fields)  # type: ignore[arg-type]
+    return await client.start_workflow(
+        AgentSession.run, spec, id=f"session-{uuid.uuid4()}", task_queue=task_queue
+    )
+
+
+def offsets_of(records: list[events.Record]) -> list[int]:
+    return [r.offset for r in records]
+
+
+async def test_reader_from_zero_sees_a_whole_turn_in_order(client: Client, task_queue: str, worker: Worker) -> None:
+    model = ModelSpec(tokens_per_second=400, answer_words=40, reasoning_words=10)
+    handle = await start_session(client, task_queue, messages=["what changed?"], model=model)
+    records, gaps, end = await read_all(client, handle.id, timeout=60)
+    assert end is not None and end.status == "completed"
+    assert gaps == []
+    assert offsets_of(records) == list(range(len(records)))
+    kinds = [events.kind_of(r.item) for r in records]
+    assert kinds[0] == "session_started"
+    assert kinds[1] == "turn_started"
+    assert kinds[-2:] == ["turn_finished", "session_finished"]
+    view = reduce(records)
+    _, answer = scripted_texts(model, "what changed?", "writer")
+    assert view.lane("main") is not None
+    assert [m.message_id for m in view.lanes[0].messages] == ["t1-plan", "t1-answer"]
+    assert view.lanes[0].messages[1].answer == answer
+    assert [s.name for s in view.steps] == ["plan", "tool", "answer"]
+    assert all(s.status == "completed" for s in view.steps)
+    assert view.tool_calls[0].ok is True
+    assert view.turns[0].start_offset == 1
+
+
+async def test_second_reader_joining_mid_turn_from_zero_gets_identical_sequence(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    model = ModelSpec(tokens_per_second=100, answer_words=120, reasoning_words=10)
+    handle = await start_session(client, task_queue, messages=["go"], model=model)
+    first = asyncio.create_task(read_all(client, handle.id, timeout=60))
+    # Join once the answer is streaming.
+    reader = StreamReader(client, handle.id)
+    for _ in range(200):
+        if await reader.head() > 40:
+            break
+        await asyncio.sleep(0.05)
+    info = await handle.query(AgentSession.info)
+    assert info.in_turn, "the second reader must join while the turn is still running"
+    second = await read_all(client, handle.id, timeout=60)
+    first_records, _, _ = await first
+    assert [(r.offset, r.item) for r in second[0]] == [(r.offset, r.item) for r in first_records]
+    assert offsets_of(first_records) == list(range(len(first_records)))
+
+
+async def test_continue_as_new_mid_turn_is_read_with_no_gap_and_no_duplicate(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    model = ModelSpec(tokens_per_second=300, answer_words=30, reasoning_words=5)
+    handle = await start_session(
+        client, task_queue, messages=["one", "two"], model=model, rollover_after_steps=1
+    )
+    reader = StreamReader(client, handle.id)
+    records: list[events.Record] = []
+    end: End | None = None
+    async for result in reader:
+        assert not isinstance(result, type(None))
+        if isinstance(result, Batch):
+            records.extend(result.records)
+        elif isinstance(result, End):
+            end = result
+        else:
+            pytest.fail(f"unexpected {result}")
+    assert end is not None and end.status == "completed"
+    assert offsets_of(records) == list(range(len(records)))
+    view = reduce(records)
+    assert [t.status for t in view.turns] == ["completed", "completed"]
+    assert [m.message_id for m in view.lanes[0].messages] == ["t1-plan", "t1-answer", "t2-plan", "t2-answer"]
+    info = await client.get_workflow_handle(handle.id).query(AgentSession.info)
+    assert info.runs >= 5
+
+
+async def test_fast_model_of_50k_tokens_never_wedges_the_session(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    model = ModelSpec(tokens_per_second=0, answer_words=50_000, reasoning_words=0)
+    handle = await start_session(client, task_queue, messages=["flood"], model=model)
+    result = await asyncio.wait_for(handle.result(), timeout=240)
+    assert result.status == "completed"
+    records, gaps, end = await read_all(client, handle.id, timeout=120)
+    assert end is not None and gaps == []
+    view = reduce(records)
+    _, answer = scripted_texts(model, "flood", "writer")
+    assert view.lanes[0].messages[-1].answer == answer
+    assert len(answer.split()) >= 50_000
+
+
+async def test_foreign_payload_is_shown_as_unknown_not_a_crash(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    from temporalio.contrib.workflow_streams import WorkflowStreamClient
+
+    handle = await start_session(client, task_queue, idle_timeout=3)
+    foreign = WorkflowStreamClient.create(client, handle.id)
+    async with foreign:
+        foreign.topic("other").publish({"hello": "world"})
+        foreign.topic(events.TOPIC).publish({"kind": "from_the_future", "x": 1})
+        foreign.topic(events.TOPIC).publish(b"\xff\x00 binary")
+    records, _, end = await read_all(client, handle.id, timeout=30)
+    assert end is not None
+    kinds = [events.kind_of(r.item) for r in records]
+    assert kinds.count("unknown") == 2
+    assert kinds.count("invalid") == 1
+    view = reduce(records)
+    assert [o.kind for o in view.odd_items] == ["unknown", "unknown", "invalid"]
+
+
+async def test_unknown_workflow_is_a_clear_error(client: Client) -> None:
+    reader = StreamReader(client, "no-such-session")
+    with pytest.raises(StreamNotFound, match="no workflow 'no-such-session'"):
+        async for _ in reader:
+            pass
