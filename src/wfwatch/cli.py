@@ -1,0 +1,354 @@
+"""The ``wfwatch`` command line.
+
+Every command that talks to Temporal takes the ``temporal`` CLI's connection
+flags (``--address``, ``--namespace``, ``--profile``, TLS, API key). Errors a
+user can fix are printed as one line and exit non-zero; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from wfwatch import events, paths
+from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
+from wfwatch.text import sanitize
+
+T = TypeVar("T")
+
+
+def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; Ctrl-C exits quietly with status 130."""
+    try:
+        return asyncio.run(_as_coroutine(coro_factory))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def entry() -> None:
+    """Console-script entry point.
+
+    The process ends with ``os._exit`` once click is done and output is
+    flushed: a temporalio ``Client`` still alive at interpreter shutdown can
+    crash the interpreter in its native finalizers (seen here as a segfault in
+    ``PyGILState_Release``), which would turn a clean exit into status 139.
+    """
+    code = 0
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _options(ctx: click.Context, conn: dict[str, Any]) -> ConnectionOptions:
+    """Connection flags given before the command count too: ``wfwatch --address X tail ID``."""
+    merged = dict(ctx.parent.params) if ctx.parent is not None else {}
+    merged.update({key: value for key, value in conn.items() if value is not None})
+    return options_from_click(merged)
+
+
+async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
+    return await factory()
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(package_name="wfwatch")
+@add_connection_options
+@click.pass_context
+def main(ctx: click.Context, **conn: Any) -> None:
+    """Watch AI agents streaming from Temporal workflows.
+
+    Without a command, opens the dashboard against the Temporal server given
+    by the connection flags (default localhost:7233). `wfwatch demo` starts
+    everything locally instead.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is None:
+        options = options_from_click(conn)
+        _run(lambda: _dashboard(options))
+
+
+async def _dashboard(options: ConnectionOptions) -> None:
+    from wfwatch.tui.app import WfwatchApp
+
+    client = await connect(options)
+    await WfwatchApp(client).run_async()
+
+
+@main.command()
+@click.option("--db", "db_path", type=click.Path(path_type=Path), help="SQLite file of the embedded server.")
+@click.option("--fresh", is_flag=True, help="Start from an empty server database.")
+@click.option("--ui/--no-ui", "temporal_ui", default=False, help="Also serve Temporal's Web UI.")
+@click.option("--headless", is_flag=True, help="No dashboard: print progress until Ctrl-C (or --seconds).")
+@click.option("--seconds", type=float, default=0.0, help="With --headless, stop after this long.")
+def demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: bool, seconds: float) -> None:
+    """Embedded Temporal server + worker + demo sessions + the dashboard."""
+    _run(lambda: _demo(db_path, fresh, temporal_ui, headless, seconds))
+
+
+async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: bool, seconds: float) -> None:
+    from temporalio.client import Client
+
+    from wfwatch.agents.demo import start_demo_sessions
+    from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
+    from wfwatch.agents.worker import create_worker
+    from wfwatch.temporal.server import EmbeddedServer
+
+    db = db_path or paths.server_db()
+    if fresh and db.exists():
+        db.unlink()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"starting Temporal dev server (db {db}) …", err=True)
+    async with EmbeddedServer(
+        db_path=db, ui=temporal_ui, search_attributes=SEARCH_ATTRIBUTES, log_path=paths.server_log()
+    ) as server:
+        click.echo(f"server at {server.address} in {server.startup_seconds:.2f}s", err=True)
+        if server.ui_url:
+            click.echo(f"Temporal UI: {server.ui_url}", err=True)
+        client = await Client.connect(server.address, namespace=server.namespace)
+        async with create_worker(client, TASK_QUEUE):
+            ids = await start_demo_sessions(client)
+            click.echo("demo sessions: " + ", ".join(ids), err=True)
+            if headless:
+                await _headless(client, ids, seconds)
+            else:
+                from wfwatch.tui.app import WfwatchApp
+
+                await WfwatchApp(client, open_session=ids[0]).run_async()
+
+
+async def _headless(client: Any, ids: list[str], seconds: float) -> None:
+    from wfwatch.stream.reader import Batch, StreamReader
+
+    async def follow(workflow_id: str) -> None:
+        count = 0
+        async for result in StreamReader(client, workflow_id):
+            if isinstance(result, Batch):
+                count += len(result.records)
+                click.echo(f"{workflow_id}: {count} events (next offset {result.next_offset})")
+
+    tasks = [asyncio.create_task(follow(i)) for i in ids]
+    try:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@main.command()
+@click.argument("workflow_id")
+@click.option("--from", "from_offset", type=int, default=0, show_default=True, help="Offset to start from.")
+@click.option("--live", is_flag=True, help="Start at the current head instead (only new events).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with offsets.")
+@click.option("--raw", is_flag=True, help="Print every event, not just the text.")
+@click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
+@add_connection_options
+@click.pass_context
+def tail(ctx: click.Context, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str, **conn: Any) -> None:
+    """Follow a workflow's stream from an offset until it ends."""
+    if from_offset < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--from")
+    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode))
+
+
+async def _tail(
+    options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
+) -> None:
+    from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReadError, StreamReader
+
+    client = await connect(options)
+    reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode)  # type: ignore[arg-type]
+    out = sys.stdout
+    try:
+        if live:
+            reader.offset = await reader.head()
+        async for result in reader:
+            if isinstance(result, Batch):
+                for record in result.records:
+                    if as_json:
+                        out.write(json.dumps(_record_json(record), ensure_ascii=False) + "\n")
+                    elif raw or not isinstance(record.item, events.TokenDelta):
+                        if raw or not isinstance(record.item, events.AttemptStarted | events.MessageFinished):
+                            out.write(f"\n@{record.offset} {sanitize(events.summarize(record.item))}\n")
+                    else:
+                        prefix = "" if record.item.channel == "answer" else ""
+                        out.write(prefix + sanitize(record.item.text))
+                out.flush()
+            elif isinstance(result, Gap):
+                _emit(out, as_json, {"gap": [result.start, result.end]}, f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n")
+            elif isinstance(result, End):
+                _emit(out, as_json, {"end": result.status, "next_offset": result.next_offset}, f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n")
+    except (StreamNotFound, StreamReadError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
+    out.write(json.dumps(obj) + "\n" if as_json else text)
+    out.flush()
+
+
+def _record_json(record: events.Record) -> dict[str, Any]:
+    item = record.item
+    if isinstance(item, events.UnknownItem):
+        return {"offset": record.offset, "kind": "unknown", "topic": item.topic, "data": item.data, "reason": item.reason}
+    if isinstance(item, events.InvalidItem):
+        return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
+    return {"offset": record.offset, **events.to_dict(item)}
+
+
+@main.command()
+@click.option("--task-queue", default=None, help="Task queue (default: wfwatch-agents).")
+@add_connection_options
+@click.pass_context
+def worker(ctx: click.Context, task_queue: str | None, **conn: Any) -> None:
+    """Run the demo agent's worker against any Temporal server."""
+    _run(lambda: _worker(_options(ctx, conn), task_queue))
+
+
+async def _worker(options: ConnectionOptions, task_queue: str | None) -> None:
+    from wfwatch.agents.shared import TASK_QUEUE
+    from wfwatch.agents.worker import create_worker
+
+    client = await connect(options)
+    queue = task_queue or TASK_QUEUE
+    click.echo(f"worker polling {queue!r} on {client.service_client.config.target_host}", err=True)
+    await create_worker(client, queue).run()
+
+
+@main.command()
+@click.option("--id", "workflow_id", default=None, help="Workflow id (default: a new one).")
+@click.option("--title", default="agent session")
+@click.option("-m", "--message", "messages", multiple=True, help="A user message (repeatable).")
+@click.option("--auto-turns", type=int, default=0, help="Let the session make up this many turns by itself.")
+@click.option("--subagent", "subagents", multiple=True, help="A sub-agent lane in every turn (repeatable).")
+@click.option("--tokens-per-second", type=float, default=40.0, show_default=True)
+@click.option("--answer-words", type=int, default=48, show_default=True)
+@click.option("--fail-after", type=int, default=0, help="Scripted model fails after N tokens ...")
+@click.option("--fail-attempts", default="1", show_default=True, help="... on these attempts (comma list).")
+@click.option("--idle-timeout", type=float, default=0.0, help="Finish after this long without messages.")
+@click.option("--task-queue", default=None)
+@add_connection_options
+@click.pass_context
+def start(
+    ctx: click.Context,
+    workflow_id: str | None,
+    title: str,
+    messages: tuple[str, ...],
+    auto_turns: int,
+    subagents: tuple[str, ...],
+    tokens_per_second: float,
+    answer_words: int,
+    fail_after: int,
+    fail_attempts: str,
+    idle_timeout: float,
+    task_queue: str | None,
+    **conn: Any,
+) -> None:
+    """Start a demo agent session (a worker must be running: `wfwatch worker`)."""
+    from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
+
+    try:
+        attempts = [int(a) for a in fail_attempts.split(",") if a.strip()]
+    except ValueError:
+        raise click.BadParameter("comma-separated integers", param_hint="--fail-attempts") from None
+    model = ModelSpec(
+        tokens_per_second=tokens_per_second,
+        answer_words=answer_words,
+        fail_after_tokens=fail_after,
+        fail_on_attempts=attempts,
+    )
+    spec = SessionInput(
+        title=title,
+        model=model,
+        messages=list(messages),
+        auto_turns=auto_turns,
+        subagents=[SubagentSpec(name=s, model=model) for s in subagents],
+        idle_timeout=idle_timeout,
+    )
+    _run(lambda: _start(_options(ctx, conn), workflow_id or f"session-{uuid.uuid4().hex[:8]}", spec, task_queue))
+
+
+async def _start(options: ConnectionOptions, workflow_id: str, spec: Any, task_queue: str | None) -> None:
+    from wfwatch.agents.shared import TASK_QUEUE
+    from wfwatch.agents.workflows import AgentSession
+
+    client = await connect(options)
+    await client.start_workflow(AgentSession.run, spec, id=workflow_id, task_queue=task_queue or TASK_QUEUE)
+    click.echo(workflow_id)
+
+
+@main.command()
+@click.argument("workflow_id")
+@click.argument("text")
+@add_connection_options
+@click.pass_context
+def send(ctx: click.Context, workflow_id: str, text: str, **conn: Any) -> None:
+    """Send a user message to a session (starts a new turn)."""
+
+    async def go() -> None:
+        from wfwatch.steering import SteeringError, send_message
+
+        client = await connect(_options(ctx, conn))
+        try:
+            result = await send_message(client, workflow_id, text)
+        except SteeringError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"turn {result.turn} queued; its events start at or after offset {result.head_offset}")
+
+    _run(go)
+
+
+@main.command()
+@click.argument("workflow_id")
+@add_connection_options
+@click.pass_context
+def cancel(ctx: click.Context, workflow_id: str, **conn: Any) -> None:
+    """Cancel the running turn of a session."""
+
+    async def go() -> None:
+        from wfwatch.steering import SteeringError, cancel_turn
+
+        client = await connect(_options(ctx, conn))
+        try:
+            await cancel_turn(client, workflow_id)
+        except SteeringError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo("cancel requested")
+
+    _run(go)
+
+
+@main.command()
+def info() -> None:
+    """Where wfwatch keeps its files."""
+    for name, path in paths.all_paths().items():
+        click.echo(f"{name:<14} {path}")
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,62 @@
+"""Listing sessions from Temporal visibility (the dashboard's sessions screen).
+
+Kept out of the TUI so the TUI never calls Temporal directly: it asks this
+module (and :mod:`wfwatch.steering`) and renders what comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from wfwatch.agents.workflows import SESSION_ATTR, TURN_ATTR
+
+DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
+
+
+class QueryError(Exception):
+    """The visibility query was rejected; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    status: str
+    start_time: datetime | None
+    title: str
+    turn: int | None
+
+    @property
+    def is_wfwatch(self) -> bool:
+        return self.workflow_type == "AgentSession"
+
+
+async def list_sessions(client: Client, query: str = "", *, limit: int = 200) -> list[SessionRow]:
+    """Workflows matching ``query`` (Temporal's visibility language), newest first.
+
+    Child sub-agent workflows are listed too; the caller filters as it likes.
+    """
+    rows: list[SessionRow] = []
+    try:
+        async for execution in client.list_workflows(query or None, limit=limit):
+            attrs = execution.typed_search_attributes
+            status = execution.status or WorkflowExecutionStatus.RUNNING
+            rows.append(
+                SessionRow(
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    workflow_type=execution.workflow_type,
+                    status=status.name.lower(),
+                    start_time=execution.start_time,
+                    title=attrs.get(SESSION_ATTR) or "",
+                    turn=attrs.get(TURN_ATTR),
+                )
+            )
+    except RPCError as err:
+        raise QueryError(err.message.splitlines()[0] if err.message else str(err)) from err
+    return rows

@@ -1,0 +1,140 @@
+"""The sessions screen: workflows from Temporal visibility, refreshed in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from wfwatch.sessions import QueryError, SessionRow, list_sessions
+from wfwatch.text import sanitize
+
+REFRESH_SECONDS = 2.0
+COLUMNS = ("workflow id", "type", "status", "started", "turn", "title")
+
+
+class SessionsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="sessions.open"),
+        Binding("slash", "focus_query", "Query", id="sessions.query"),
+        Binding("r", "refresh", "Refresh", id="sessions.refresh"),
+    ]
+
+    class OpenSession(Message):
+        def __init__(self, workflow_id: str) -> None:
+            super().__init__()
+            self.workflow_id = workflow_id
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.rows: dict[str, SessionRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="visibility query, e.g. WorkflowType = 'AgentSession' AND ExecutionStatus = 'Running'", id="query")
+        yield Static("", id="query-error", markup=False)
+        table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        table.focus()
+        self.refresh_rows()
+
+    def _schedule(self) -> None:
+        # One-shot timer re-armed after each cycle, so refreshes never overlap.
+        self.set_timer(REFRESH_SECONDS, self.refresh_rows)
+
+    @work(exclusive=True, group="sessions-refresh")
+    async def refresh_rows(self) -> None:
+        error = self.query_one("#query-error", Static)
+        try:
+            rows = await list_sessions(self.app.client, self.query_text)  # type: ignore[attr-defined]
+        except QueryError as err:
+            error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
+            self._schedule()
+            return
+        except Exception as err:
+            error.update(Text(f"cannot list workflows: {sanitize(str(err))}", style="red"))
+            self._schedule()
+            return
+        error.update("")
+        self._apply(rows)
+        self._schedule()
+
+    def _apply(self, rows: list[SessionRow]) -> None:
+        """Update rows in place: no clear(), so no flicker and the cursor stays."""
+        table: DataTable[Text | str] = self.query_one(DataTable)
+        seen = set()
+        for row in rows:
+            key = row.workflow_id
+            seen.add(key)
+            cells = _cells(row)
+            if key in self.rows:
+                for column, value in zip(COLUMNS, cells, strict=True):
+                    table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key)
+            self.rows[key] = row
+        for key in list(self.rows):
+            if key not in seen:
+                table.remove_row(key)
+                del self.rows[key]
+
+    @on(Input.Submitted, "#query")
+    def _query_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        self.query_one(DataTable).focus()
+        self.refresh_rows()
+
+    def action_focus_query(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_rows()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key:
+            self.post_message(self.OpenSession(key))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.post_message(self.OpenSession(event.row_key.value))
+
+
+def _cells(row: SessionRow) -> tuple[Text | str, ...]:
+    status_style = {"running": "green", "completed": "blue", "failed": "red"}.get(row.status, "yellow")
+    return (
+        Text(sanitize(row.workflow_id)),
+        Text(sanitize(row.workflow_type)),
+        Text(row.status, style=status_style),
+        _ago(row.start_time),
+        "" if row.turn is None else str(row.turn),
+        Text(sanitize(row.title)),
+    )
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    delta = datetime.now(UTC) - when
+    if delta < timedelta(minutes=1):
+        return f"{int(delta.total_seconds())}s ago"
+    if delta < timedelta(hours=1):
+        return f"{int(delta.total_seconds() // 60)}m ago"
+    return when.strftime("%Y-%m-%d %H:%M")

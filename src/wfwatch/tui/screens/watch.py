@@ -1,0 +1,135 @@
+"""The watch screen: panes side by side, each a device at its own offset."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input
+
+from wfwatch.tui.device import DeviceFactory, JoinSpec
+from wfwatch.tui.widgets.pane import Pane
+
+JOIN_CYCLE = (JoinSpec("start"), JoinSpec("live"))
+
+
+class WatchScreen(Screen[None]):
+    BINDINGS = [
+        Binding("a", "add_pane", "Add pane", id="watch.add_pane"),
+        Binding("x", "close_pane", "Close pane", id="watch.close_pane"),
+        Binding("d", "toggle_connection", "Drop/reconnect", id="watch.toggle_connection"),
+        Binding("v", "toggle_raw", "Raw view", id="watch.toggle_raw"),
+        Binding("0", "replay", "Replay from 0", id="watch.replay"),
+        Binding("m", "maximize_pane", "Maximise", id="watch.maximize"),
+        Binding("s", "send", "Send message", id="watch.send"),
+        Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
+        Binding("escape", "app.pop_screen", "Sessions", id="watch.back"),
+        *[Binding(str(n), f"focus_pane({n})", show=False, id=f"watch.focus_{n}") for n in range(1, 10)],
+    ]
+
+    def __init__(self, session_id: str, open_device: DeviceFactory) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self._open_device = open_device
+        self._device_count = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Horizontal(id="panes")
+        yield Input(placeholder="message for the agent (Enter sends, Esc cancels)", id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.session_id
+        self.query_one("#message").display = False
+        self.add_pane(JoinSpec("start")).focus()
+
+    @property
+    def panes(self) -> list[Pane]:
+        return list(self.query(Pane))
+
+    def add_pane(self, join: JoinSpec) -> Pane:
+        self._device_count += 1
+        pane = Pane(self.session_id, f"pane-{self._device_count}", join, self._open_device)
+        self.query_one("#panes").mount(pane)
+        return pane
+
+    def _focused_pane(self) -> Pane | None:
+        focused = self.focused
+        while focused is not None and not isinstance(focused, Pane):
+            focused = focused.parent  # type: ignore[assignment]
+        panes = self.panes
+        return focused if isinstance(focused, Pane) else (panes[-1] if panes else None)
+
+    def action_add_pane(self) -> None:
+        join = JOIN_CYCLE[self._device_count % len(JOIN_CYCLE)]
+        self.add_pane(join)
+
+    def action_close_pane(self) -> None:
+        pane = self._focused_pane()
+        if pane is not None and len(self.panes) > 1:
+            pane.remove()
+
+    def action_toggle_connection(self) -> None:
+        pane = self._focused_pane()
+        if pane is None:
+            return
+        if pane.stats.state == "disconnected":
+            pane.connect()
+        else:
+            pane.disconnect()
+
+    def action_toggle_raw(self) -> None:
+        pane = self._focused_pane()
+        if pane is not None:
+            pane.toggle_raw()
+
+    def action_replay(self) -> None:
+        pane = self._focused_pane()
+        if pane is not None:
+            pane.connect(JoinSpec("start"))
+
+    def action_maximize_pane(self) -> None:
+        pane = self._focused_pane()
+        if pane is None:
+            return
+        if self.maximized is pane:
+            self.minimize()
+        else:
+            self.maximize(pane)
+
+    def action_focus_pane(self, number: int) -> None:
+        panes = self.panes
+        if 0 < number <= len(panes):
+            panes[number - 1].focus()
+
+    def action_send(self) -> None:
+        box = self.query_one("#message", Input)
+        box.display = True
+        box.focus()
+
+    def action_cancel_turn(self) -> None:
+        self.app.cancel_turn(self.session_id)  # type: ignore[attr-defined]
+
+    def on_key(self, event: object) -> None:
+        box = self.query_one("#message", Input)
+        if getattr(event, "key", "") == "escape" and box.has_focus:
+            box.display = False
+            self._focused_pane_or_first()
+            getattr(event, "stop", lambda: None)()
+
+    def _focused_pane_or_first(self) -> None:
+        panes = self.panes
+        if panes:
+            panes[0].focus()
+
+    @on(Input.Submitted, "#message")
+    def _send_message(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        event.input.value = ""
+        event.input.display = False
+        self._focused_pane_or_first()
+        if text:
+            self.app.send_message(self.session_id, text)  # type: ignore[attr-defined]

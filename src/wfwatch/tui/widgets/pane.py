@@ -1,0 +1,192 @@
+"""A pane is one virtual device: its own subscription at its own offset.
+
+The subscription runs in one exclusive worker per pane and only folds records
+into the pane's :class:`~wfwatch.reducer.Reducer`; widgets are redrawn by a
+timer ~20 times a second when something changed, never once per token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from wfwatch import events
+from wfwatch.reducer import Reducer, SessionView
+from wfwatch.text import sanitize
+from wfwatch.tui.device import DeviceFactory, DeviceRecords, DeviceEnd, DeviceGap, JoinSpec
+from wfwatch.tui.widgets.lane import LaneColumn
+from wfwatch.tui.widgets.raw_log import RawLog
+from wfwatch.tui.widgets.timeline import Timeline
+
+FLUSH_INTERVAL = 1 / 20
+RAW_KEEP = 2000
+
+
+@dataclass
+class PaneStats:
+    """What the pane header shows; kept here so tests can read it."""
+
+    state: str = "connecting"
+    head: int = 0
+    received: int = 0
+    rate: float = 0.0
+    gaps: int = 0
+    error: str = ""
+
+
+class Pane(Vertical):
+    """One device on one session: header, lanes, timeline, optional raw view."""
+
+    can_focus = True
+
+    class Ended(Message):
+        """The session's stream ended for this pane (the workflow closed)."""
+
+        def __init__(self, pane: Pane, status: str) -> None:
+            super().__init__()
+            self.pane = pane
+            self.status = status
+
+    def __init__(self, session_id: str, device_name: str, join: JoinSpec, open_device: DeviceFactory) -> None:
+        super().__init__(classes="pane")
+        self.session_id = session_id
+        self.device_name = device_name
+        self.join = join
+        self._open_device = open_device
+        self.reducer = Reducer()
+        self.records: deque[events.Record] = deque(maxlen=RAW_KEEP)
+        self.stats = PaneStats()
+        self.raw_mode = False
+        self._dirty = True
+        self._lanes: dict[str, LaneColumn] = {}
+        self._rate_window: deque[tuple[float, int]] = deque(maxlen=40)
+        self._header = Static("", classes="pane-header", markup=False)
+        self._lane_row = Horizontal(classes="lanes")
+        self._timeline = Timeline("", markup=False)
+        self._raw = RawLog()
+        self._next_offset: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self._header
+        yield self._lane_row
+        yield self._timeline
+        yield self._raw
+
+    def on_mount(self) -> None:
+        self._raw.display = False
+        self.set_interval(FLUSH_INTERVAL, self._flush)
+        self.connect()
+
+    # --- the device ---------------------------------------------------------
+
+    @property
+    def view(self) -> SessionView:
+        return self.reducer.view()
+
+    @property
+    def connected(self) -> bool:
+        return self.stats.state in ("live", "catching up", "connecting", "ended")
+
+    def connect(self, join: JoinSpec | None = None) -> None:
+        """(Re)start the subscription: resume from where this pane is, or ``join``."""
+        if join is not None:
+            self.join = join
+            if join.mode == "start" or (join.mode == "offset" and (join.offset or 0) < self.reducer.next_offset):
+                self.reducer = Reducer()
+                self.records.clear()
+            self._next_offset = None
+        resume_at = self._next_offset
+        self.stats.state = "connecting"
+        self._dirty = True
+        self._subscribe(resume_at)
+
+    def disconnect(self) -> None:
+        """Simulate a network drop: nothing arrives until :meth:`connect`."""
+        self.workers.cancel_group(self, "pane")
+        self.stats.state = "disconnected"
+        self._dirty = True
+
+    @work(exclusive=True, group="pane")
+    async def _subscribe(self, resume_at: int | None) -> None:
+        try:
+            async for result in self._open_device(self.session_id, self.device_name, self.join, resume_at):
+                if isinstance(result, DeviceRecords):
+                    self.reducer.feed(result.records)
+                    self.records.extend(result.records)
+                    self.stats.received += len(result.records)
+                    self.stats.head = max(self.stats.head, result.head)
+                    self._next_offset = result.next_offset
+                    self.stats.state = "live" if result.next_offset >= result.head else "catching up"
+                elif isinstance(result, DeviceGap):
+                    self.stats.gaps += 1
+                    self.records.append(
+                        events.Record(result.start, events.UnknownItem(topic="", reason=f"gap {result.start}..{result.end - 1}"))
+                    )
+                    self._next_offset = result.end
+                elif isinstance(result, DeviceEnd):
+                    self.stats.state = "ended"
+                    self._next_offset = result.next_offset
+                    self.stats.head = max(self.stats.head, result.next_offset)
+                    self.post_message(self.Ended(self, result.status))
+                self._dirty = True
+        except Exception as err:  # shown in the header; the app keeps running
+            self.stats.state = "error"
+            self.stats.error = sanitize(str(err).splitlines()[0] if str(err) else type(err).__name__)
+            self._dirty = True
+
+    # --- drawing ------------------------------------------------------------
+
+    def toggle_raw(self) -> None:
+        self.raw_mode = not self.raw_mode
+        self._raw.display = self.raw_mode
+        self._lane_row.display = not self.raw_mode
+        self._dirty = True
+
+    def _flush(self) -> None:
+        now = time.monotonic()
+        self._rate_window.append((now, self.stats.received))
+        first_t, first_n = self._rate_window[0]
+        self.stats.rate = (self.stats.received - first_n) / (now - first_t) if now > first_t else 0.0
+        if not self._dirty:
+            self._header.update(self._header_text())
+            return
+        self._dirty = False
+        view = self.reducer.view()
+        self._header.update(self._header_text())
+        if self.raw_mode:
+            self._raw.show(list(self.records), view)
+        else:
+            for lane in view.lanes:
+                column = self._lanes.get(lane.name)
+                if column is None:
+                    column = self._lanes[lane.name] = LaneColumn(lane.name)
+                    self._lane_row.mount(column)
+                column.show(lane)
+        self._timeline.show(view)
+
+    def _header_text(self) -> Text:
+        position = self.reducer.next_offset
+        lag = max(0, self.stats.head - position)
+        state_style = {"live": "green", "ended": "blue", "disconnected": "red", "error": "red"}.get(self.stats.state, "yellow")
+        text = Text()
+        text.append(f" {self.device_name} ", style="reverse")
+        text.append(f" {sanitize(self.session_id)}  join={self.join.describe()}  ")
+        text.append(f"offset {position}/{self.stats.head}  lag {lag}  {self.stats.rate:.0f} ev/s  ")
+        text.append(self.stats.state, style=state_style)
+        if self.stats.gaps:
+            text.append(f"  gaps {self.stats.gaps}", style="red")
+        if self.stats.error:
+            text.append(f"  {self.stats.error}", style="red")
+        return text
+
+
+PaneFactory = Callable[[str, str, JoinSpec], Pane]

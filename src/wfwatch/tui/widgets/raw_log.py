@@ -1,0 +1,59 @@
+"""The raw view: every record with its offset, superseded attempts marked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from wfwatch import events
+from wfwatch.reducer import SessionView
+from wfwatch.text import sanitize
+
+SHOWN = 300
+
+
+def _superseded(record: events.Record, latest: dict[str, int]) -> bool:
+    item = record.item
+    attempt = getattr(item, "attempt", None)
+    message_id = getattr(item, "message_id", None)
+    return bool(message_id) and attempt is not None and attempt < latest.get(str(message_id), 0)
+
+
+def render_records(records: Sequence[events.Record], view: SessionView) -> Text:
+    latest = {m.message_id: m.attempt for lane in view.lanes for m in lane.messages}
+    text = Text()
+    for record in records[-SHOWN:]:
+        superseded = _superseded(record, latest)
+        item = record.item
+        text.append(f"{record.offset:>7} ", style="dim")
+        style = "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
+        text.append(sanitize(events.summarize(item)), style=style)
+        if superseded:
+            text.append("  (superseded)", style="italic yellow")
+        text.append("\n")
+    return text
+
+
+class RawLog(VerticalScroll):
+    """The last records of a device, re-rendered on the pane's flush timer."""
+
+    DEFAULT_CSS = """
+    RawLog { border: round $panel; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._body = Static("", markup=False)
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def on_mount(self) -> None:
+        self.border_title = "raw events (superseded attempts struck through)"
+
+    def show(self, records: Sequence[events.Record], view: SessionView) -> None:
+        self._body.update(render_records(records, view))
+        self.call_after_refresh(self.scroll_end, animate=False)

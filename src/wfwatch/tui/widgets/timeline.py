@@ -1,0 +1,37 @@
+"""The step timeline: status and duration per step."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from wfwatch.reducer import SessionView
+from wfwatch.text import sanitize
+
+_ICON = {"running": ("▶", "yellow"), "completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "magenta")}
+MAX_STEPS = 6
+
+
+def render_timeline(view: SessionView) -> Text:
+    text = Text()
+    for step in view.steps[-MAX_STEPS:]:
+        icon, style = _ICON.get(step.status, ("?", ""))
+        duration = f"{step.duration_ms / 1000:.1f}s" if step.duration_ms is not None else "…"
+        text.append(f"{icon} ", style=style)
+        text.append(sanitize(f"t{step.turn} {step.lane}/{step.name}"))
+        text.append(f"  {duration}\n", style="dim")
+    if not view.steps:
+        text.append("no steps yet", style="dim")
+    return text
+
+
+class Timeline(Static):
+    DEFAULT_CSS = """
+    Timeline { height: auto; max-height: 8; border: round $panel; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "steps"
+
+    def show(self, view: SessionView) -> None:
+        self.update(render_timeline(view))
