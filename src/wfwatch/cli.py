@@ -61,7 +61,7 @@ def entry() -> None:
     os._exit(code)
 
 
-def _options(ctx: click.Context, conn: dict[str, Any]) -> ConnectionOptions:
+def _options(ctx: click.Context, /, conn: dict[str, Any]) -> ConnectionOptions:
     """Connection flags given before the command count too: ``wfwatch --address X tail ID``."""
     merged = dict(ctx.parent.params) if ctx.parent is not None else {}
     merged.update({key: value for key, value in conn.items() if value is not None})
@@ -76,7 +76,7 @@ async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
 @click.version_option(package_name="wfwatch")
 @add_connection_options
 @click.pass_context
-def main(ctx: click.Context, **conn: Any) -> None:
+def main(ctx: click.Context, /, **conn: Any) -> None:
     """Watch AI agents streaming from Temporal workflows.
 
     Without a command, opens the dashboard against the Temporal server given
@@ -169,7 +169,17 @@ async def _headless(client: Any, ids: list[str], seconds: float) -> None:
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
 @add_connection_options
 @click.pass_context
-def tail(ctx: click.Context, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str, **conn: Any) -> None:
+def tail(
+    ctx: click.Context,
+    /,
+    workflow_id: str,
+    from_offset: int,
+    live: bool,
+    as_json: bool,
+    raw: bool,
+    mode: str,
+    **conn: Any,
+) -> None:
     """Follow a workflow's stream from an offset until it ends."""
     if from_offset < 0:
         raise click.BadParameter("must be >= 0", param_hint="--from")
@@ -179,7 +189,7 @@ def tail(ctx: click.Context, workflow_id: str, from_offset: int, live: bool, as_
 async def _tail(
     options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
 ) -> None:
-    from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReadError, StreamReader
+    from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
 
     client = await connect(options)
     reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode)  # type: ignore[arg-type]
@@ -187,24 +197,54 @@ async def _tail(
     try:
         if live:
             reader.offset = await reader.head()
+        printer = _TextPrinter(out, raw)
         async for result in reader:
             if isinstance(result, Batch):
                 for record in result.records:
                     if as_json:
                         out.write(json.dumps(_record_json(record), ensure_ascii=False) + "\n")
-                    elif raw or not isinstance(record.item, events.TokenDelta):
-                        if raw or not isinstance(record.item, events.AttemptStarted | events.MessageFinished):
-                            out.write(f"\n@{record.offset} {sanitize(events.summarize(record.item))}\n")
                     else:
-                        prefix = "" if record.item.channel == "answer" else ""
-                        out.write(prefix + sanitize(record.item.text))
+                        printer.write(record)
                 out.flush()
             elif isinstance(result, Gap):
-                _emit(out, as_json, {"gap": [result.start, result.end]}, f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n")
+                _emit(
+                    out,
+                    as_json,
+                    {"gap": [result.start, result.end]},
+                    f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n",
+                )
             elif isinstance(result, End):
-                _emit(out, as_json, {"end": result.status, "next_offset": result.next_offset}, f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n")
+                _emit(
+                    out,
+                    as_json,
+                    {"end": result.status, "next_offset": result.next_offset},
+                    f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n",
+                )
     except (StreamNotFound, StreamReadError) as err:
         raise click.ClickException(str(err)) from None
+
+
+class _TextPrinter:
+    """Tokens as running text with a header when the message or channel changes."""
+
+    def __init__(self, out: Any, raw: bool) -> None:
+        self.out = out
+        self.raw = raw
+        self.current: tuple[str, int, str] | None = None
+
+    def write(self, record: events.Record) -> None:
+        item = record.item
+        if isinstance(item, events.TokenDelta) and not self.raw:
+            key = (item.message_id, item.attempt, item.channel)
+            if key != self.current:
+                self.current = key
+                self.out.write(f"\n[{sanitize(item.lane)} {sanitize(item.message_id)} #{item.attempt} {item.channel}] ")
+            self.out.write(sanitize(item.text))
+            return
+        if not self.raw and isinstance(item, events.AttemptStarted | events.MessageFinished):
+            return
+        self.current = None
+        self.out.write(f"\n@{record.offset} {sanitize(events.summarize(item))}")
 
 
 def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
@@ -215,7 +255,13 @@ def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
 def _record_json(record: events.Record) -> dict[str, Any]:
     item = record.item
     if isinstance(item, events.UnknownItem):
-        return {"offset": record.offset, "kind": "unknown", "topic": item.topic, "data": item.data, "reason": item.reason}
+        return {
+            "offset": record.offset,
+            "kind": "unknown",
+            "topic": item.topic,
+            "data": item.data,
+            "reason": item.reason,
+        }
     if isinstance(item, events.InvalidItem):
         return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
     return {"offset": record.offset, **events.to_dict(item)}
@@ -225,7 +271,7 @@ def _record_json(record: events.Record) -> dict[str, Any]:
 @click.option("--task-queue", default=None, help="Task queue (default: wfwatch-agents).")
 @add_connection_options
 @click.pass_context
-def worker(ctx: click.Context, task_queue: str | None, **conn: Any) -> None:
+def worker(ctx: click.Context, /, task_queue: str | None, **conn: Any) -> None:
     """Run the demo agent's worker against any Temporal server."""
     _run(lambda: _worker(_options(ctx, conn), task_queue))
 
@@ -256,6 +302,7 @@ async def _worker(options: ConnectionOptions, task_queue: str | None) -> None:
 @click.pass_context
 def start(
     ctx: click.Context,
+    /,
     workflow_id: str | None,
     title: str,
     messages: tuple[str, ...],
@@ -307,7 +354,7 @@ async def _start(options: ConnectionOptions, workflow_id: str, spec: Any, task_q
 @click.argument("text")
 @add_connection_options
 @click.pass_context
-def send(ctx: click.Context, workflow_id: str, text: str, **conn: Any) -> None:
+def send(ctx: click.Context, /, workflow_id: str, text: str, **conn: Any) -> None:
     """Send a user message to a session (starts a new turn)."""
 
     async def go() -> None:
@@ -327,7 +374,7 @@ def send(ctx: click.Context, workflow_id: str, text: str, **conn: Any) -> None:
 @click.argument("workflow_id")
 @add_connection_options
 @click.pass_context
-def cancel(ctx: click.Context, workflow_id: str, **conn: Any) -> None:
+def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
     """Cancel the running turn of a session."""
 
     async def go() -> None:

@@ -249,7 +249,8 @@ def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
         return decode(value, topic)
     if topic == TOPIC and isinstance(value, dict):
         try:
-            return msgspec.convert(value, Event)
+            event: Event = msgspec.convert(value, Event)
+            return event
         except msgspec.ValidationError as err:
             return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=str(err))
     return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason="not a wfwatch event")

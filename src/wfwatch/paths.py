@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -17,13 +18,13 @@ def _base(kind: str) -> Path:
     home = os.environ.get("WFWATCH_HOME")
     if home:
         return Path(home) / kind
-    getter = {
+    getters: dict[str, Callable[[str], str]] = {
         "data": platformdirs.user_data_dir,
         "state": platformdirs.user_state_dir,
         "config": platformdirs.user_config_dir,
         "log": platformdirs.user_log_dir,
-    }[kind]
-    return Path(getter(APP))
+    }
+    return Path(getters[kind](APP))
 
 
 def data_dir() -> Path:

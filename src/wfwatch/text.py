@@ -31,10 +31,14 @@ _ESCAPE_SEQUENCE: Final = re.compile(
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _placeholder(match: re.Match[str]) -> str:
-    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in match.group()[:1]) + "…" * (
-        len(match.group()) > 1
-    )
+    """An escape sequence shows as its introducer and an ellipsis: ``\\x1b…``."""
+    return _visible(match.group()[0]) + ("…" if len(match.group()) > 1 else "")
 
 
 def sanitize(text: str) -> str:
@@ -46,7 +50,7 @@ def sanitize(text: str) -> str:
     if text.isprintable():
         return text
     text = _ESCAPE_SEQUENCE.sub(_placeholder, text)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else "\\u%04x" % ord(m.group()), text)
+    return _CONTROL.sub(lambda m: _visible(m.group()), text)
 
 
 def safe_text(text: str, style: str = "") -> Text:

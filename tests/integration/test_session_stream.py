@@ -20,9 +20,7 @@ from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, read
 async def start_session(client: Client, task_queue: str, **fields: object) -> WorkflowHandle[AgentSession, object]:
     fields.setdefault("idle_timeout", 0.5)
     spec = SessionInput(**fields)  # type: ignore[arg-type]
-    return await client.start_workflow(
-        AgentSession.run, spec, id=f"session-{uuid.uuid4()}", task_queue=task_queue
-    )
+    return await client.start_workflow(AgentSession.run, spec, id=f"session-{uuid.uuid4()}", task_queue=task_queue)
 
 
 def offsets_of(records: list[events.Record]) -> list[int]:
@@ -75,9 +73,7 @@ async def test_continue_as_new_mid_turn_is_read_with_no_gap_and_no_duplicate(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
     model = ModelSpec(tokens_per_second=300, answer_words=30, reasoning_words=5)
-    handle = await start_session(
-        client, task_queue, messages=["one", "two"], model=model, rollover_after_steps=1
-    )
+    handle = await start_session(client, task_queue, messages=["one", "two"], model=model, rollover_after_steps=1)
     reader = StreamReader(client, handle.id)
     records: list[events.Record] = []
     end: End | None = None
@@ -113,9 +109,7 @@ async def test_fast_model_of_50k_tokens_never_wedges_the_session(
     assert len(answer.split()) >= 50_000
 
 
-async def test_foreign_payload_is_shown_as_unknown_not_a_crash(
-    client: Client, task_queue: str, worker: Worker
-) -> None:
+async def test_foreign_payload_is_shown_as_unknown_not_a_crash(client: Client, task_queue: str, worker: Worker) -> None:
     from temporalio.contrib.workflow_streams import WorkflowStreamClient
 
     handle = await start_session(client, task_queue, idle_timeout=3)

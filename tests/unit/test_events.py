@@ -51,7 +51,7 @@ SAMPLES: dict[Any, Any] = {
     StepStarted: StepStarted(step_id="st-1", name="search", lane="sub-1", turn=1),
     StepFinished: StepFinished(step_id="st-1", status="failed", duration_ms=12.5, reason="timeout"),
     AttemptStarted: AttemptStarted(message_id="m-1", attempt=2, step_id="st-1"),
-    TokenDelta: TokenDelta(message_id="m-1", text="Hi\n\"there\"", attempt=2, channel="reasoning"),
+    TokenDelta: TokenDelta(message_id="m-1", text='Hi\n"there"', attempt=2, channel="reasoning"),
     MessageFinished: MessageFinished(message_id="m-1", attempt=3),
     ToolCall: ToolCall(call_id="c-1", name="grep", arguments='{"q": "x"}'),
     ToolResult: ToolResult(call_id="c-1", ok=False, result="not found"),

@@ -13,7 +13,9 @@ from wfwatch.agents.model import ModelFailure, ScriptedModel, make_model, script
 from wfwatch.agents.shared import ModelSpec
 
 
-async def collect(model: ScriptedModel, prompt: str = "p", role: str = "writer", attempt: int = 1) -> list[tuple[str, str]]:
+async def collect(
+    model: ScriptedModel, prompt: str = "p", role: str = "writer", attempt: int = 1
+) -> list[tuple[str, str]]:
     return [delta async for delta in model.stream(prompt, role, attempt)]
 
 
@@ -26,7 +28,9 @@ def joined(deltas: list[tuple[str, str]], channel: str) -> str:
 
 def test_scripted_texts_are_deterministic() -> None:
     spec = ModelSpec(answer_words=30, reasoning_words=12)
-    assert scripted_texts(spec, "hello", "writer") == scripted_texts(ModelSpec(answer_words=30, reasoning_words=12), "hello", "writer")
+    assert scripted_texts(spec, "hello", "writer") == scripted_texts(
+        ModelSpec(answer_words=30, reasoning_words=12), "hello", "writer"
+    )
     reasoning, answer = scripted_texts(spec, "hello", "writer")
     assert len(reasoning.split()) == 12
     assert answer.startswith("[writer] ") and answer.endswith(".")
@@ -38,7 +42,9 @@ def test_scripted_texts_depend_on_prompt_and_role_not_on_pacing() -> None:
     base = scripted_texts(spec, "hello", "writer")
     assert scripted_texts(spec, "hello!", "writer") != base
     assert scripted_texts(spec, "hello", "critic")[1] != base[1]
-    assert scripted_texts(ModelSpec(answer_words=30, reasoning_words=12, tokens_per_second=3), "hello", "writer") == base
+    assert (
+        scripted_texts(ModelSpec(answer_words=30, reasoning_words=12, tokens_per_second=3), "hello", "writer") == base
+    )
 
 
 def test_fixed_texts_and_zero_lengths() -> None:
@@ -95,7 +101,9 @@ def test_tokenize_round_trips_any_text(text: str) -> None:
 
 @pytest.mark.parametrize("fail_after", [1, 5, 14, 30])
 async def test_fails_after_n_tokens_only_on_listed_attempts(fail_after: int) -> None:
-    spec = ModelSpec(tokens_per_second=0, answer_words=30, reasoning_words=10, fail_after_tokens=fail_after, fail_on_attempts=[1, 3])
+    spec = ModelSpec(
+        tokens_per_second=0, answer_words=30, reasoning_words=10, fail_after_tokens=fail_after, fail_on_attempts=[1, 3]
+    )
     clean = await collect(ScriptedModel(ModelSpec(tokens_per_second=0, answer_words=30, reasoning_words=10)))
     for attempt in (1, 3):
         got: list[tuple[str, str]] = []
@@ -108,7 +116,9 @@ async def test_fails_after_n_tokens_only_on_listed_attempts(fail_after: int) -> 
 
 
 async def test_fault_beyond_the_output_length_never_fires() -> None:
-    spec = ModelSpec(tokens_per_second=0, answer_words=3, reasoning_words=0, fail_after_tokens=100, fail_on_attempts=[1])
+    spec = ModelSpec(
+        tokens_per_second=0, answer_words=3, reasoning_words=0, fail_after_tokens=100, fail_on_attempts=[1]
+    )
     deltas = await collect(ScriptedModel(spec), attempt=1)
     assert joined(deltas, "answer") == scripted_texts(spec, "p", "writer")[1]
 

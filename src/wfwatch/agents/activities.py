@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,14 +32,19 @@ async def stream_llm(input: LlmInput) -> LlmOutput:
     publisher = EventPublisher.for_workflow(
         activity.client(), input.stream_workflow_id, settings=PublisherSettings(linger=input.linger)
     )
-    common = {"lane": input.lane, "turn": input.turn}
+    lane, turn = input.lane, input.turn
     answer: list[str] = []
     tokens = 0
     last_beat = time.monotonic()
     async with publisher:
         await publisher.publish(
             events.AttemptStarted(
-                message_id=input.message_id, attempt=attempt, step_id=input.step_id, ts=time.time(), **common
+                message_id=input.message_id,
+                attempt=attempt,
+                step_id=input.step_id,
+                ts=time.time(),
+                lane=lane,
+                turn=turn,
             )
         )
         try:
@@ -49,7 +56,8 @@ async def stream_llm(input: LlmInput) -> LlmOutput:
                         attempt=attempt,
                         channel=channel,
                         ts=time.time(),
-                        **common,
+                        lane=lane,
+                        turn=turn,
                     )
                 )
                 tokens += 1
@@ -67,12 +75,13 @@ async def stream_llm(input: LlmInput) -> LlmOutput:
                     message_id=input.message_id,
                     attempt=attempt,
                     ts=time.time(),
-                    **common,
+                    lane=lane,
+                    turn=turn,
                 )
             )
             raise ApplicationError(str(err), type="ModelFailure") from err
         await publisher.publish(
-            events.MessageFinished(message_id=input.message_id, attempt=attempt, ts=time.time(), **common)
+            events.MessageFinished(message_id=input.message_id, attempt=attempt, ts=time.time(), lane=lane, turn=turn)
         )
     return LlmOutput(text="".join(answer), tokens=tokens, attempt=attempt)
 
@@ -86,4 +95,4 @@ async def run_tool(input: ToolInput) -> str:
     return f"{input.name} ok (ref {digest})"
 
 
-ALL_ACTIVITIES = [stream_llm, run_tool]
+ALL_ACTIVITIES: list[Callable[..., Any]] = [stream_llm, run_tool]

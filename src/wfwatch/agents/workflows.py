@@ -15,6 +15,7 @@ an explicit gap for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
@@ -134,13 +135,10 @@ class AgentSession:
             workflow.upsert_search_attributes([SESSION_ATTR.value_set(input.title)])
             self._publish(events.SessionStarted(session_id=wf.workflow_id, title=input.title))
         while True:
-            if not self.state.in_turn:
-                if not await self._next_message():
-                    break
-            try:
+            if not self.state.in_turn and not await self._next_message():
+                break
+            with contextlib.suppress(_TurnCancelled):
                 await self._run_turn()
-            except _TurnCancelled:
-                pass
             if self._should_rollover():
                 await self._rollover()
         self._publish(events.SessionFinished(status="completed"))
@@ -151,12 +149,10 @@ class AgentSession:
         state = self.state
         if not state.pending and state.auto_turns_done < self.input.auto_turns:
             if state.turn > 0 and self.input.pause_between_turns > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
                         lambda: bool(state.pending) or self.closing, timeout=self.input.pause_between_turns
                     )
-                except TimeoutError:
-                    pass
             if not state.pending and not self.closing:
                 state.pending.append(AUTO_PROMPTS[state.auto_turns_done % len(AUTO_PROMPTS)])
                 state.auto_turns_done += 1
@@ -188,7 +184,8 @@ class AgentSession:
             step_id = f"t{state.turn}-{name}"
             started = workflow.now()
             self._publish(events.StepStarted(turn=state.turn, step_id=step_id, name=name))
-            status, reason = "completed", ""
+            status: events.Status = "completed"
+            reason = ""
             try:
                 await self._step(name, step_id)
             except _TurnCancelled:
@@ -197,7 +194,9 @@ class AgentSession:
                 status, reason = "failed", str(err.cause or err) if hasattr(err, "cause") else str(err)
             duration = (workflow.now() - started).total_seconds() * 1000
             self._publish(
-                events.StepFinished(turn=state.turn, step_id=step_id, status=status, duration_ms=duration, reason=reason)
+                events.StepFinished(
+                    turn=state.turn, step_id=step_id, status=status, duration_ms=duration, reason=reason
+                )
             )
             if status != "completed":
                 self._finish_turn(status, reason)
@@ -268,7 +267,9 @@ class AgentSession:
         for index, spec in enumerate(self.input.subagents, start=1):
             lane = spec.name
             child_id = f"{wf_id}-t{turn}-{lane}"
-            self._publish(events.SubagentSpawned(turn=turn, lane=lane, name=spec.name, workflow_id=child_id, index=index))
+            self._publish(
+                events.SubagentSpawned(turn=turn, lane=lane, name=spec.name, workflow_id=child_id, index=index)
+            )
             handle = await workflow.start_child_workflow(
                 Subagent.run,
                 SubagentInput(
@@ -298,10 +299,8 @@ class AgentSession:
         if future.done():
             return future.result()
         future.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, ActivityError, ChildWorkflowError):
             await future
-        except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
-            pass
         raise _TurnCancelled()
 
     # --- continue-as-new ----------------------------------------------------
@@ -310,7 +309,10 @@ class AgentSession:
         info = workflow.info()
         if self.input.rollover_after_steps and self.steps_this_run >= self.input.rollover_after_steps:
             return True
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.input.rollover_history_events
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.input.rollover_history_events
+        )
 
     async def _rollover(self) -> None:
         self.state.runs += 1
@@ -387,7 +389,8 @@ class Subagent:
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(seconds=10),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2 if spec.fail else 5),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=200), maximum_attempts=2 if spec.fail else 5
+            ),
         )
         return SubagentResult(lane=input.lane, text=output.text)
-

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 import uuid
@@ -147,10 +148,8 @@ class EventPublisher:
         finally:
             if self._task is not None:
                 self._task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError, PublishError):
                     await self._task
-                except (asyncio.CancelledError, PublishError):
-                    pass
                 self._task = None
 
     async def publish(self, event: events.Event) -> None:
@@ -241,8 +240,7 @@ class EventPublisher:
             wire = payload_wire(events.encode(event))
             item_size = len(wire) + len(self._topic) + _ITEM_OVERHEAD
             if entries and (
-                size + item_size > self.settings.max_batch_bytes
-                or len(entries) >= self.settings.max_batch_items
+                size + item_size > self.settings.max_batch_bytes or len(entries) >= self.settings.max_batch_items
             ):
                 break
             entries.append(PublishEntry(topic=self._topic, data=wire))

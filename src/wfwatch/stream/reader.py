@@ -182,15 +182,15 @@ class StreamReader:
                 continue
             try:
                 if self.mode == "update":
-                    result = await self._poll_update()
+                    polled = await self._poll_update()
                 else:
-                    result = await self._poll_query_running()
+                    polled = await self._poll_query_running()
             except _RunChanged:
                 status = await self._status()
                 continue
-            if result is None:
+            if polled is None:
                 continue
-            for item in self._split(result):
+            for item in self._split(polled):
                 yield item
 
     # --- the pieces --------------------------------------------------------
@@ -220,7 +220,8 @@ class StreamReader:
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=PollResult,
             )
-            return await handle.result()
+            result: PollResult = await handle.result()
+            return result
         except WorkflowUpdateFailedError as err:
             cause = getattr(err.cause, "type", None)
             if cause == _TRUNCATED:
@@ -234,13 +235,15 @@ class StreamReader:
                 raise err.__cause__ from None
             raise _RunChanged() from err  # long-poll timed out: re-check and poll again
         except RPCError as err:
-            return await self._on_rpc_error(err)
+            await self._on_rpc_error(err)
+            return None
 
     async def _poll_query_running(self) -> PollResult | None:
         try:
             result = await self._query(self.offset)
         except RPCError as err:
-            return await self._on_rpc_error(err)
+            await self._on_rpc_error(err)
+            return None
         if not result.items and not result.more_ready:
             await asyncio.sleep(self.poll_interval)
             self._idle_polls += 1

@@ -20,7 +20,9 @@ class WfwatchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
 
-    def __init__(self, client: Client, *, open_session: str | None = None, devices: DeviceFactory | None = None) -> None:
+    def __init__(
+        self, client: Client, *, open_session: str | None = None, devices: DeviceFactory | None = None
+    ) -> None:
         super().__init__()
         self.client = client
         self.devices = devices or direct_devices(client)

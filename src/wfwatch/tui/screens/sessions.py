@@ -38,7 +38,10 @@ class SessionsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="visibility query, e.g. WorkflowType = 'AgentSession' AND ExecutionStatus = 'Running'", id="query")
+        yield Input(
+            placeholder="visibility query, e.g. WorkflowType = 'AgentSession' AND ExecutionStatus = 'Running'",
+            id="query",
+        )
         yield Static("", id="query-error", markup=False)
         table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table

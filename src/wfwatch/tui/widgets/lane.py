@@ -20,7 +20,11 @@ def render_lane(lane: LaneView) -> Text:
     parts: list[Text] = []
     for message in reversed(lane.messages):
         block = Text()
-        retry = f" (attempt {message.attempt}; superseded {list(message.superseded_attempts)})" if message.superseded_attempts else ""
+        retry = (
+            f" (attempt {message.attempt}; superseded {list(message.superseded_attempts)})"
+            if message.superseded_attempts
+            else ""
+        )
         block.append(f"▌{message.message_id}{retry}\n", style="bold")
         if message.reasoning:
             block.append(sanitize(message.reasoning[-budget:]) + "\n", style="italic dim")

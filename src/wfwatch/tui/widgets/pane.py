@@ -22,7 +22,7 @@ from textual.widgets import Static
 from wfwatch import events
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
-from wfwatch.tui.device import DeviceFactory, DeviceRecords, DeviceEnd, DeviceGap, JoinSpec
+from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceRecords, JoinSpec
 from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import RawLog
 from wfwatch.tui.widgets.timeline import Timeline
@@ -129,7 +129,9 @@ class Pane(Vertical):
                 elif isinstance(result, DeviceGap):
                     self.stats.gaps += 1
                     self.records.append(
-                        events.Record(result.start, events.UnknownItem(topic="", reason=f"gap {result.start}..{result.end - 1}"))
+                        events.Record(
+                            result.start, events.UnknownItem(topic="", reason=f"gap {result.start}..{result.end - 1}")
+                        )
                     )
                     self._next_offset = result.end
                 elif isinstance(result, DeviceEnd):
@@ -176,7 +178,9 @@ class Pane(Vertical):
     def _header_text(self) -> Text:
         position = self.reducer.next_offset
         lag = max(0, self.stats.head - position)
-        state_style = {"live": "green", "ended": "blue", "disconnected": "red", "error": "red"}.get(self.stats.state, "yellow")
+        state_style = {"live": "green", "ended": "blue", "disconnected": "red", "error": "red"}.get(
+            self.stats.state, "yellow"
+        )
         text = Text()
         text.append(f" {self.device_name} ", style="reverse")
         text.append(f" {sanitize(self.session_id)}  join={self.join.describe()}  ")

@@ -29,7 +29,9 @@ def render_records(records: Sequence[events.Record], view: SessionView) -> Text:
         superseded = _superseded(record, latest)
         item = record.item
         text.append(f"{record.offset:>7} ", style="dim")
-        style = "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
+        style = (
+            "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
+        )
         text.append(sanitize(events.summarize(item)), style=style)
         if superseded:
             text.append("  (superseded)", style="italic yellow")
