@@ -60,3 +60,24 @@ async def list_sessions(client: Client, query: str = "", *, limit: int = 200) ->
     except RPCError as err:
         raise QueryError(err.message.splitlines()[0] if err.message else str(err)) from err
     return rows
+
+
+class TurnNotFound(Exception):
+    """The session has no such turn (yet), or is not a wfwatch session."""
+
+
+async def turn_start_offset(client: Client, workflow_id: str, turn: int) -> int:
+    """The offset where ``turn`` began, from the session's ``info`` query."""
+    from wfwatch.agents.shared import SessionInfo
+
+    try:
+        info: SessionInfo = await client.get_workflow_handle(workflow_id).query("info", result_type=SessionInfo)
+    except RPCError as err:
+        raise TurnNotFound(f"cannot ask {workflow_id!r} for its turns: {err.message}") from err
+    except Exception as err:  # query failures of a non-wfwatch workflow
+        raise TurnNotFound(f"{workflow_id!r} does not report turns (not a wfwatch session?): {err}") from err
+    offsets = {int(k): v for k, v in info.turn_offsets.items()}
+    if turn not in offsets:
+        known = ", ".join(str(t) for t in sorted(offsets)) or "none yet"
+        raise TurnNotFound(f"session {workflow_id!r} has no turn {turn} (turns: {known})")
+    return offsets[turn]

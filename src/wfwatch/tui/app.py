@@ -2,33 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
+from wfwatch import preferences
 from wfwatch.steering import SteeringError, cancel_turn, send_message
 from wfwatch.tui.device import DeviceFactory, direct_devices
+from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import WatchScreen
+
+WATCH_COMMANDS = (
+    ("Add pane", "A new device on this session", "add_pane"),
+    ("Drop / reconnect pane", "Simulate a network cut on the focused pane", "toggle_connection"),
+    ("Raw view", "Every event with its offset; superseded attempts marked", "toggle_raw"),
+    ("Replay from 0", "The focused pane starts over at offset 0", "replay"),
+    ("Join at…", "start, live, offset N, turn N, resume", "join"),
+    ("Send message", "Start a new turn", "send"),
+    ("Cancel turn", "Cancel the running turn", "cancel_turn"),
+    ("Maximise pane", "Toggle the focused pane full screen", "maximize_pane"),
+)
 
 
 class WfwatchApp(App[None]):
     TITLE = "wfwatch"
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
 
     def __init__(
         self, client: Client, *, open_session: str | None = None, devices: DeviceFactory | None = None
     ) -> None:
         super().__init__()
+        self.preferences = preferences.load()
         self.client = client
         self.devices = devices or direct_devices(client)
         self._open_session = open_session
 
     def on_mount(self) -> None:
+        if self.preferences.theme in self.available_themes:
+            self.theme = self.preferences.theme
+        if self.preferences.problem:
+            self.notify(self.preferences.problem, severity="warning")
         self.push_screen(SessionsScreen())
         if self._open_session:
             self.open_session(self._open_session)
@@ -37,6 +62,29 @@ class WfwatchApp(App[None]):
         screen = WatchScreen(workflow_id, self.devices)
         self.push_screen(screen)
         return screen
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember the theme the user picked (from the palette) for next time."""
+        if theme != self.preferences.theme:
+            self.preferences.theme = theme
+            try:
+                preferences.save(self.preferences)
+            except OSError as err:
+                self.notify(f"could not save preferences: {err}", severity="warning")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and what panes are", self.action_help)
+        if isinstance(screen, WatchScreen):
+            for title, help_text, action in WATCH_COMMANDS:
+                yield SystemCommand(title, help_text, partial(screen.run_action, action))
+        if isinstance(screen, SessionsScreen):
+            for name, query in self.preferences.saved_queries.items():
+                yield SystemCommand(f"Query: {name}", query, partial(screen.apply_query, query))
 
     def on_sessions_screen_open_session(self, message: SessionsScreen.OpenSession) -> None:
         self.open_session(message.workflow_id)

@@ -15,6 +15,7 @@ from typing import Literal
 from temporalio.client import Client
 
 from wfwatch import events
+from wfwatch.sessions import turn_start_offset
 from wfwatch.stream.reader import Batch, End, Gap, StreamReader
 
 JoinMode = Literal["start", "live", "offset", "turn", "resume"]
@@ -32,6 +33,21 @@ class JoinSpec:
         if self.mode == "turn":
             return f"turn {self.turn}"
         return self.mode
+
+
+def parse_join(text: str) -> JoinSpec:
+    """Parse ``start``, ``live``, ``resume``, ``offset N`` / ``N``, ``turn N``."""
+    words = text.lower().split()
+    if words in (["start"], ["0"]):
+        return JoinSpec("start")
+    if words in (["live"], ["resume"]):
+        return JoinSpec(words[0])  # type: ignore[arg-type]
+    if len(words) == 1 and words[0].isdigit():
+        return JoinSpec("offset", offset=int(words[0]))
+    if len(words) == 2 and words[0] in ("offset", "turn") and words[1].isdigit():
+        number = int(words[1])
+        return JoinSpec("offset", offset=number) if words[0] == "offset" else JoinSpec("turn", turn=number)
+    raise ValueError(f"cannot join at {text!r}: use start, live, resume, offset N or turn N (N >= 0)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +87,8 @@ def direct_devices(client: Client) -> DeviceFactory:
             reader.offset = await reader.head()
         elif join.mode == "offset":
             reader.offset = max(0, join.offset or 0)
+        elif join.mode == "turn":
+            reader.offset = await turn_start_offset(client, session_id, join.turn or 0)
         head = 0
         async for result in reader:
             if isinstance(result, Batch):

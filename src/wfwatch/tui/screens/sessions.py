@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from wfwatch.sessions import QueryError, SessionRow, list_sessions
@@ -24,6 +25,8 @@ class SessionsScreen(Screen[None]):
         Binding("enter", "open", "Open", id="sessions.open"),
         Binding("slash", "focus_query", "Query", id="sessions.query"),
         Binding("r", "refresh", "Refresh", id="sessions.refresh"),
+        Binding("question_mark", "app.help", "Help", id="sessions.help"),
+        Binding("f", "filter", "Filter", id="sessions.filter"),
     ]
 
     class OpenSession(Message):
@@ -34,7 +37,10 @@ class SessionsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
+        self.filter_text = ""
         self.rows: dict[str, SessionRow] = {}
+        self._last_rows: list[SessionRow] = []
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -43,6 +49,7 @@ class SessionsScreen(Screen[None]):
             id="query",
         )
         yield Static("", id="query-error", markup=False)
+        yield Input(placeholder="filter by id or title", id="filter")
         table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
         yield Footer()
@@ -52,11 +59,14 @@ class SessionsScreen(Screen[None]):
         for column in COLUMNS:
             table.add_column(column, key=column)
         table.focus()
+        self.query_one("#filter").display = False
         self.refresh_rows()
 
     def _schedule(self) -> None:
         # One-shot timer re-armed after each cycle, so refreshes never overlap.
-        self.set_timer(REFRESH_SECONDS, self.refresh_rows)
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(REFRESH_SECONDS, self.refresh_rows)
 
     @work(exclusive=True, group="sessions-refresh")
     async def refresh_rows(self) -> None:
@@ -72,6 +82,7 @@ class SessionsScreen(Screen[None]):
             self._schedule()
             return
         error.update("")
+        self._last_rows = rows
         self._apply(rows)
         self._schedule()
 
@@ -79,7 +90,10 @@ class SessionsScreen(Screen[None]):
         """Update rows in place: no clear(), so no flicker and the cursor stays."""
         table: DataTable[Text | str] = self.query_one(DataTable)
         seen = set()
+        needle = self.filter_text.lower()
         for row in rows:
+            if needle and needle not in row.workflow_id.lower() and needle not in row.title.lower():
+                continue
             key = row.workflow_id
             seen.add(key)
             cells = _cells(row)
@@ -96,9 +110,27 @@ class SessionsScreen(Screen[None]):
 
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
-        self.query_text = event.value.strip()
+        self.apply_query(event.value)
+
+    def apply_query(self, query: str) -> None:
+        self.query_text = query.strip()
+        self.query_one("#query", Input).value = self.query_text
         self.query_one(DataTable).focus()
         self.refresh_rows()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._apply(self._last_rows)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(DataTable).focus()
 
     def action_focus_query(self) -> None:
         self.query_one("#query", Input).focus()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from wfwatch.tui.device import DeviceFactory, JoinSpec
+from wfwatch.tui.device import DeviceFactory, JoinSpec, parse_join
 from wfwatch.tui.widgets.pane import Pane
 
 JOIN_CYCLE = (JoinSpec("start"), JoinSpec("live"))
@@ -23,9 +23,11 @@ class WatchScreen(Screen[None]):
         Binding("v", "toggle_raw", "Raw view", id="watch.toggle_raw"),
         Binding("0", "replay", "Replay from 0", id="watch.replay"),
         Binding("m", "maximize_pane", "Maximise", id="watch.maximize"),
+        Binding("j", "join", "Join at…", id="watch.join"),
         Binding("s", "send", "Send message", id="watch.send"),
         Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
         Binding("escape", "app.pop_screen", "Sessions", id="watch.back"),
+        Binding("question_mark", "app.help", "Help", id="watch.help"),
         *[Binding(str(n), f"focus_pane({n})", show=False, id=f"watch.focus_{n}") for n in range(1, 10)],
     ]
 
@@ -34,16 +36,18 @@ class WatchScreen(Screen[None]):
         self.session_id = session_id
         self._open_device = open_device
         self._device_count = 0
+        self._last_pane: Pane | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Horizontal(id="panes")
-        yield Input(placeholder="message for the agent (Enter sends, Esc cancels)", id="message")
+        yield Input(id="prompt")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = self.session_id
-        self.query_one("#message").display = False
+        self.query_one("#prompt").display = False
+        self._prompt_purpose = "message"
         self.add_pane(JoinSpec("start")).focus()
 
     @property
@@ -55,6 +59,17 @@ class WatchScreen(Screen[None]):
         pane = Pane(self.session_id, f"pane-{self._device_count}", join, self._open_device)
         self.query_one("#panes").mount(pane)
         return pane
+
+    @property
+    def _target_pane(self) -> Pane | None:
+        return self._last_pane if self._last_pane is not None and self._last_pane.is_attached else self._focused_pane()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        node = event.widget
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent  # type: ignore[assignment]
+        if isinstance(node, Pane):
+            self._last_pane = node
 
     def _focused_pane(self) -> Pane | None:
         focused = self.focused
@@ -105,31 +120,51 @@ class WatchScreen(Screen[None]):
         if 0 < number <= len(panes):
             panes[number - 1].focus()
 
-    def action_send(self) -> None:
-        box = self.query_one("#message", Input)
+    def _open_prompt(self, purpose: str, placeholder: str) -> None:
+        box = self.query_one("#prompt", Input)
+        self._prompt_purpose = purpose
+        box.placeholder = placeholder
+        box.value = ""
         box.display = True
         box.focus()
+
+    def action_send(self) -> None:
+        self._open_prompt("message", "message for the agent (Enter sends, Esc cancels)")
+
+    def action_join(self) -> None:
+        self._open_prompt("join", "join the focused pane at: start | live | offset N | turn N | resume")
 
     def action_cancel_turn(self) -> None:
         self.app.cancel_turn(self.session_id)  # type: ignore[attr-defined]
 
-    def on_key(self, event: object) -> None:
-        box = self.query_one("#message", Input)
-        if getattr(event, "key", "") == "escape" and box.has_focus:
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#prompt", Input)
+        if event.key == "escape" and box.has_focus:
             box.display = False
-            self._focused_pane_or_first()
-            getattr(event, "stop", lambda: None)()
+            self._focus_first_pane()
+            event.stop()
 
-    def _focused_pane_or_first(self) -> None:
+    def _focus_first_pane(self) -> None:
         panes = self.panes
         if panes:
             panes[0].focus()
 
-    @on(Input.Submitted, "#message")
-    def _send_message(self, event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#prompt")
+    def _prompt_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         event.input.value = ""
         event.input.display = False
-        self._focused_pane_or_first()
-        if text:
+        pane = self._target_pane
+        self._focus_first_pane()
+        if not text:
+            return
+        if self._prompt_purpose == "message":
             self.app.send_message(self.session_id, text)  # type: ignore[attr-defined]
+            return
+        try:
+            join = parse_join(text)
+        except ValueError as err:
+            self.notify(str(err), severity="error")
+            return
+        if pane is not None:
+            pane.connect(join)

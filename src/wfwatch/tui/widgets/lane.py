@@ -52,13 +52,24 @@ class LaneColumn(VerticalScroll):
         self.lane_name = lane_name
         self.border_title = sanitize(lane_name)
         self._body = Static("", classes="lane-body", markup=False)
+        self._chars = 0
+        self.unseen = 0
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
 
+    @property
+    def following(self) -> bool:
+        """At the bottom: new text scrolls into view. Scrolling up stops it (End resumes)."""
+        return self.scroll_y >= self.max_scroll_y - 1
+
     def show(self, lane: LaneView) -> None:
-        following = self.scroll_y >= self.max_scroll_y - 1
-        self.border_subtitle = lane.status
-        self._body.update(render_lane(lane))
-        if following:
+        chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
+        if self.following:
+            self.unseen = 0
             self.call_after_refresh(self.scroll_end, animate=False)
+        else:
+            self.unseen += max(0, chars - self._chars)
+        self._chars = chars
+        self.border_subtitle = f"{lane.status} · +{self.unseen} new (End follows)" if self.unseen else lane.status
+        self._body.update(render_lane(lane))
