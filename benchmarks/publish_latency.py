@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -80,18 +81,18 @@ from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import StreamHost, process_cpu_seconds  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from temporalio.client import Client, WorkflowHandle  # noqa: E402
-from temporalio.common import RawValue  # noqa: E402
-from temporalio.contrib.workflow_streams import PublishInput, WorkflowStreamClient  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+from _common import StreamHost, process_cpu_seconds
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import RawValue
+from temporalio.contrib.workflow_streams import PublishInput, WorkflowStreamClient
+from temporalio.worker import Worker
 
-from wfwatch import events  # noqa: E402
-from wfwatch.stream.publisher import EventPublisher, PublisherSettings, event_payload  # noqa: E402
-from wfwatch.stream.reader import Batch, End, Gap, StreamReader, decode_wire_item  # noqa: E402
-from wfwatch.temporal.server import EmbeddedServer  # noqa: E402
+from wfwatch import events
+from wfwatch.stream.publisher import EventPublisher, PublisherSettings, event_payload
+from wfwatch.stream.reader import Batch, End, Gap, StreamReader, decode_wire_item
+from wfwatch.temporal.server import EmbeddedServer
 
 GOAL_P50_MS = 60.0
 GOAL_P99_MS = 150.0
@@ -280,9 +281,7 @@ class RowResult:
         return self.ok and self.goal_p50 and self.goal_p99 and self.goal_server
 
 
-async def run_row(
-    client: Client, server_pid: int, task_queue: str, spec: RowSpec, n: int, rate: float
-) -> RowResult:
+async def run_row(client: Client, server_pid: int, task_queue: str, spec: RowSpec, n: int, rate: float) -> RowResult:
     res = RowResult(spec.name, spec.publisher, spec.batch, spec.reader, spec.poll, n, rate)
     wf_id = f"bench-{spec.publisher}-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow(StreamHost.run, id=wf_id, task_queue=task_queue)
@@ -294,9 +293,7 @@ async def run_row(
 
     async def read_sdk() -> None:
         stream = WorkflowStreamClient(reader_handle, client=client)  # type: ignore[arg-type]
-        agen = stream.subscribe(
-            [events.TOPIC], 0, result_type=RawValue, poll_cooldown=timedelta(seconds=spec.poll)
-        )
+        agen = stream.subscribe([events.TOPIC], 0, result_type=RawValue, poll_cooldown=timedelta(seconds=spec.poll))
         try:
             async for item in agen:
                 now = time.time()
@@ -304,11 +301,11 @@ async def run_row(
                 if collector.done.is_set():
                     break
         finally:
-            await agen.aclose()
+            await agen.aclose()  # type: ignore[attr-defined]
 
     async def read_wfwatch() -> None:
         nonlocal stream_reader
-        stream_reader = StreamReader(client, wf_id, mode=spec.reader, poll_interval=spec.poll or 0.05)  # type: ignore[arg-type]
+        stream_reader = StreamReader(client, wf_id, mode=spec.reader, poll_interval=spec.poll or 0.05)
         async for result in stream_reader:
             if isinstance(result, Batch):
                 now = time.time()
@@ -364,7 +361,7 @@ async def run_row(
                     topic.publish(event_payload(token(i)))
         else:
             settings = PublisherSettings(linger=spec.batch)
-            async with EventPublisher(publish_handle, settings=settings) as publisher:  # type: ignore[arg-type]
+            async with EventPublisher(publish_handle, settings=settings) as publisher:
                 for i in range(n):
                     await pace(i, start)
                     await publisher.publish(token(i))
@@ -398,10 +395,8 @@ async def run_row(
         await asyncio.wait_for(handle.result(), timeout=15.0)
     except Exception as err:
         res.error = (res.error + f"; finish: {type(err).__name__}: {err}")[:400]
-        try:
+        with contextlib.suppress(Exception):
             await handle.terminate("benchmark row failed")
-        except Exception:
-            pass
     info = (await handle.describe()).raw_description.workflow_execution_info
     res.history_length = int(info.history_length)
     res.history_bytes = int(info.history_size_bytes)
@@ -568,7 +563,8 @@ async def main(args: argparse.Namespace) -> int:
         db = None if args.memory else Path(tmp) / "temporal.db"
         async with EmbeddedServer(db_path=db) as server:
             assert server.pid is not None
-            console.print(f"dev server at {server.address} (pid {server.pid}), started in {server.startup_seconds:.2f} s")
+            started = server.startup_seconds or 0.0
+            console.print(f"dev server at {server.address} (pid {server.pid}), started in {started:.2f} s")
             client = await Client.connect(server.address, namespace=server.namespace)
             task_queue = f"bench-{uuid.uuid4().hex[:8]}"
             results: list[RowResult] = []

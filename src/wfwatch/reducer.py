@@ -334,6 +334,14 @@ class Reducer:
             self._lane(lane, offset).message_ids.append(message_id)
         return message
 
+    def _main_status(self) -> str:
+        """The session's own lane is running while a turn runs, else idle or finished."""
+        if self._status != "running":
+            return self._status
+        if any(turn.status == "running" for turn in self._turns.values()):
+            return "running"
+        return "idle" if self._turns else "running"
+
     def view(self) -> SessionView:
         lanes = sorted(self._lanes.values(), key=lambda lane: (lane.index, lane.first_seen))
         return SessionView(
@@ -349,7 +357,7 @@ class Reducer:
                 LaneView(
                     name=lane.name,
                     index=lane.index,
-                    status=lane.status,
+                    status=self._main_status() if lane.name == MAIN_LANE else lane.status,
                     messages=tuple(self._messages[m].view() for m in lane.message_ids),
                     workflow_id=lane.workflow_id,
                     reason=lane.reason,

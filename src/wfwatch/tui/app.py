@@ -14,11 +14,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from wfwatch import preferences
-from wfwatch.steering import SteeringError, cancel_turn, send_message
-from wfwatch.tui.device import DeviceFactory, direct_devices
+from wfwatch.steering import SteeringError
+from wfwatch.tui.device import DeviceFactory
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import WatchScreen
+from wfwatch.tui.services import Services
 
 WATCH_COMMANDS = (
     ("Add pane", "A new device on this session", "add_pane"),
@@ -41,12 +42,21 @@ class WfwatchApp(App[None]):
     ]
 
     def __init__(
-        self, client: Client, *, open_session: str | None = None, devices: DeviceFactory | None = None
+        self,
+        client: Client | None = None,
+        *,
+        services: Services | None = None,
+        open_session: str | None = None,
+        devices: DeviceFactory | None = None,
     ) -> None:
         super().__init__()
         self.preferences = preferences.load()
-        self.client = client
-        self.devices = devices or direct_devices(client)
+        if services is None:
+            if client is None:
+                raise ValueError("WfwatchApp needs a Temporal client or services")
+            services = Services.for_client(client, open_device=devices)
+        self.services = services
+        self.devices = services.open_device
         self._open_session = open_session
 
     def on_mount(self) -> None:
@@ -92,7 +102,7 @@ class WfwatchApp(App[None]):
     @work(group="steering")
     async def send_message(self, session_id: str, text: str) -> None:
         try:
-            result = await send_message(self.client, session_id, text)
+            result = await self.services.send_message(session_id, text)
         except SteeringError as err:
             self.notify(str(err), severity="error")
             return
@@ -101,7 +111,7 @@ class WfwatchApp(App[None]):
     @work(group="steering")
     async def cancel_turn(self, session_id: str) -> None:
         try:
-            await cancel_turn(self.client, session_id)
+            await self.services.cancel_turn(session_id)
         except SteeringError as err:
             self.notify(str(err), severity="error")
             return

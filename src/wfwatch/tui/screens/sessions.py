@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual import on, work
@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from wfwatch.sessions import QueryError, SessionRow, list_sessions
+from wfwatch.sessions import QueryError, SessionRow
 from wfwatch.text import sanitize
 
 REFRESH_SECONDS = 2.0
@@ -72,7 +72,7 @@ class SessionsScreen(Screen[None]):
     async def refresh_rows(self) -> None:
         error = self.query_one("#query-error", Static)
         try:
-            rows = await list_sessions(self.app.client, self.query_text)  # type: ignore[attr-defined]
+            rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
         except QueryError as err:
             error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
             self._schedule()
@@ -96,7 +96,7 @@ class SessionsScreen(Screen[None]):
                 continue
             key = row.workflow_id
             seen.add(key)
-            cells = _cells(row)
+            cells = _cells(row, self.app.services.now())  # type: ignore[attr-defined]
             if key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(key, column, value)
@@ -152,22 +152,22 @@ class SessionsScreen(Screen[None]):
             self.post_message(self.OpenSession(event.row_key.value))
 
 
-def _cells(row: SessionRow) -> tuple[Text | str, ...]:
+def _cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
     status_style = {"running": "green", "completed": "blue", "failed": "red"}.get(row.status, "yellow")
     return (
         Text(sanitize(row.workflow_id)),
         Text(sanitize(row.workflow_type)),
         Text(row.status, style=status_style),
-        _ago(row.start_time),
+        _ago(row.start_time, now),
         "" if row.turn is None else str(row.turn),
         Text(sanitize(row.title)),
     )
 
 
-def _ago(when: datetime | None) -> str:
+def _ago(when: datetime | None, now: datetime) -> str:
     if when is None:
         return ""
-    delta = datetime.now(UTC) - when
+    delta = now - when
     if delta < timedelta(minutes=1):
         return f"{int(delta.total_seconds())}s ago"
     if delta < timedelta(hours=1):

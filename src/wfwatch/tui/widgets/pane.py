@@ -7,7 +7,6 @@ timer ~20 times a second when something changed, never once per token.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,7 +153,7 @@ class Pane(Vertical):
         self._dirty = True
 
     def _flush(self) -> None:
-        now = time.monotonic()
+        now = self.app.services.monotonic()  # type: ignore[attr-defined]
         self._rate_window.append((now, self.stats.received))
         first_t, first_n = self._rate_window[0]
         self.stats.rate = (self.stats.received - first_n) / (now - first_t) if now > first_t else 0.0

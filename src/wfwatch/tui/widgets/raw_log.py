@@ -32,11 +32,27 @@ def render_records(records: Sequence[events.Record], view: SessionView) -> Text:
         style = (
             "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
         )
-        text.append(sanitize(events.summarize(item)), style=style)
+        text.append(sanitize(_line(item)), style=style)
         if superseded:
             text.append("  (superseded)", style="italic yellow")
         text.append("\n")
     return text
+
+
+def _line(item: events.Decoded) -> str:
+    """Tokens compactly (``token t1-answer#2 answer ' keep'``), other events in full."""
+    if isinstance(item, events.TokenDelta):
+        return f"token {item.lane}/{item.message_id}#{item.attempt} {item.channel} {item.text!r}"
+    return events.summarize(item)
+
+
+def first_superseded_line(records: Sequence[events.Record], view: SessionView) -> int | None:
+    """The line of the first superseded record shown, to scroll a reader to it."""
+    latest = {m.message_id: m.attempt for lane in view.lanes for m in lane.messages}
+    for line, record in enumerate(records[-SHOWN:]):
+        if _superseded(record, latest):
+            return line
+    return None
 
 
 class RawLog(VerticalScroll):
@@ -57,5 +73,7 @@ class RawLog(VerticalScroll):
         self.border_title = "raw events (superseded attempts struck through)"
 
     def show(self, records: Sequence[events.Record], view: SessionView) -> None:
+        following = self.scroll_y >= self.max_scroll_y - 1
         self._body.update(render_records(records, view))
-        self.call_after_refresh(self.scroll_end, animate=False)
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False)
