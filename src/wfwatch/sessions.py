@@ -6,13 +6,15 @@ module (and :mod:`wfwatch.steering`) and renders what comes back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from wfwatch.agents.workflows import SESSION_ATTR, TURN_ATTR
+from wfwatch.agents.workflows import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, TURN_ATTR
 
 DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
 
@@ -46,6 +48,13 @@ async def list_sessions(client: Client, query: str = "", *, limit: int = 200) ->
         async for execution in client.list_workflows(query or None, limit=limit):
             attrs = execution.typed_search_attributes
             status = execution.status or WorkflowExecutionStatus.RUNNING
+            title = attrs.get(SESSION_ATTR)
+            turn = attrs.get(TURN_ATTR)
+            if title is None or turn is None:
+                memo = await _memo(execution)
+                title = title or str(memo.get(MEMO_TITLE, ""))
+                memo_turn = memo.get(MEMO_TURN)
+                turn = turn if turn is not None else (memo_turn if isinstance(memo_turn, int) else None)
             rows.append(
                 SessionRow(
                     workflow_id=execution.id,
@@ -53,13 +62,20 @@ async def list_sessions(client: Client, query: str = "", *, limit: int = 200) ->
                     workflow_type=execution.workflow_type,
                     status=status.name.lower(),
                     start_time=execution.start_time,
-                    title=attrs.get(SESSION_ATTR) or "",
-                    turn=attrs.get(TURN_ATTR),
+                    title=title or "",
+                    turn=turn,
                 )
             )
     except RPCError as err:
         raise QueryError(err.message.splitlines()[0] if err.message else str(err)) from err
     return rows
+
+
+async def _memo(execution: WorkflowExecution) -> Mapping[str, Any]:
+    try:
+        return await execution.memo()
+    except Exception:  # a foreign workflow's memo we cannot decode is just not shown
+        return {}
 
 
 class TurnNotFound(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -45,7 +47,7 @@ async def start_demo_sessions(client: Client, task_queue: str = TASK_QUEUE) -> l
     for workflow_id, spec in DEMO_SESSIONS.items():
         await client.start_workflow(
             AgentSession.run,
-            spec,
+            dataclasses.replace(spec, search_attributes=True),
             id=workflow_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -75,6 +75,10 @@ class SessionInput:
     #: truncated; readers get an explicit gap for them).
     carry_log_bytes: int = 1_000_000
     publish_linger: float = 0.05
+    #: Also set the WfwatchSession/WfwatchTurn search attributes (they must be
+    #: registered on the namespace; the embedded server registers them). Title
+    #: and turn always go into the memo, which needs no registration.
+    search_attributes: bool = False
     stream_state: WorkflowStreamState | None = None
     carried: CarriedState | None = None
 

@@ -46,6 +46,9 @@ with workflow.unsafe.imports_passed_through():
 
 SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
 TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
+#: Memo keys: always set, since a memo needs no registration on the cluster.
+MEMO_TITLE = "wfwatch.title"
+MEMO_TURN = "wfwatch.turn"
 
 LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5)
 STEPS = ("plan", "tool", "delegate", "answer")
@@ -132,7 +135,9 @@ class AgentSession:
     async def run(self, input: SessionInput) -> SessionResult:
         wf = workflow.info()
         if input.carried is None:
-            workflow.upsert_search_attributes([SESSION_ATTR.value_set(input.title)])
+            workflow.upsert_memo({MEMO_TITLE: input.title})
+            if input.search_attributes:
+                workflow.upsert_search_attributes([SESSION_ATTR.value_set(input.title)])
             self._publish(events.SessionStarted(session_id=wf.workflow_id, title=input.title))
         while True:
             if not self.state.in_turn and not await self._next_message():
@@ -172,7 +177,9 @@ class AgentSession:
         state.step_index = 0
         state.turn_offsets[state.turn] = self.head
         self.cancel_requested = False
-        workflow.upsert_search_attributes([TURN_ATTR.value_set(state.turn)])
+        workflow.upsert_memo({MEMO_TURN: state.turn})
+        if self.input.search_attributes:
+            workflow.upsert_search_attributes([TURN_ATTR.value_set(state.turn)])
         self._publish(events.TurnStarted(turn=state.turn, user_message=state.user_message))
         return True
 
@@ -359,6 +366,7 @@ def _replace_input(input: SessionInput, stream_state: WorkflowStreamState, carri
         rollover_after_steps=input.rollover_after_steps,
         carry_log_bytes=input.carry_log_bytes,
         publish_linger=input.publish_linger,
+        search_attributes=input.search_attributes,
         stream_state=stream_state,
         carried=carried,
     )

@@ -101,6 +101,7 @@ class ReaderStats:
     items: int = 0
     rollovers: int = 0
     errors: int = 0
+    update_limit_fallbacks: int = 0
     runs: list[str] = field(default_factory=list)
 
 
@@ -158,6 +159,9 @@ class StreamReader:
         self.stats = ReaderStats()
         self._run_id = ""
         self._idle_polls = 0
+        # A run that refused more Updates (Temporal's per-run Update limit) is
+        # read by Query until the workflow continues as new.
+        self._query_only_run: str | None = None
 
     async def head(self) -> int:
         """The stream's current head offset (the offset the next item will get)."""
@@ -181,7 +185,7 @@ class StreamReader:
                 status = await self._status()
                 continue
             try:
-                if self.mode == "update":
+                if self.mode == "update" and self._query_only_run != self._run_id:
                     polled = await self._poll_update()
                 else:
                     polled = await self._poll_query_running()
@@ -235,6 +239,11 @@ class StreamReader:
                 raise err.__cause__ from None
             raise _RunChanged() from err  # long-poll timed out: re-check and poll again
         except RPCError as err:
+            if _is_update_limit(err):
+                log.warning("%s refuses more Updates (%s); reading by Query", self.workflow_id, err.message)
+                self.stats.update_limit_fallbacks += 1
+                self._query_only_run = self._run_id
+                return None
             await self._on_rpc_error(err)
             return None
 
@@ -314,6 +323,14 @@ class StreamReader:
         if isinstance(err, RPCError) and "unknown queryType" in text:
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
         return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
+
+
+def _is_update_limit(err: RPCError) -> bool:
+    """Temporal refuses Updates past its per-run total (``history.maxTotalUpdates``)."""
+    text = err.message.lower()
+    return err.status in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.RESOURCE_EXHAUSTED) and (
+        "total" in text and "update" in text
+    )
 
 
 class _RunChanged(Exception):
