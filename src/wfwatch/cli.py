@@ -90,8 +90,10 @@ def main(ctx: click.Context, /, **conn: Any) -> None:
 
 
 async def _dashboard(options: ConnectionOptions) -> None:
+    from wfwatch.logs import log_to_file
     from wfwatch.tui.app import WfwatchApp
 
+    log_to_file()
     client = await connect(options)
     await WfwatchApp(client).run_async()
 
@@ -115,6 +117,11 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from wfwatch.agents.worker import create_worker
     from wfwatch.temporal.server import EmbeddedServer
 
+    if not headless:
+        from wfwatch.logs import log_to_file
+
+        log_file = log_to_file()
+        click.echo(f"logs go to {log_file}", err=True)
     db = db_path or paths.server_db()
     if fresh and db.exists():
         db.unlink()

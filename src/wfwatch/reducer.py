@@ -267,8 +267,9 @@ class Reducer:
         elif isinstance(item, StepFinished):
             self._lane(item.lane, offset)
             step = self._steps.get(item.step_id)
-            if step is None:
-                step = StepView(item.step_id, item.lane, item.turn, item.step_id, "running", offset, item.ts)
+            if step is None:  # joined after the start: name it from its id ("t3-plan" → "plan")
+                name = item.step_id.split("-", 1)[1] if item.step_id.startswith(f"t{item.turn}-") else item.step_id
+                step = StepView(item.step_id, item.lane, item.turn, name, "running", offset, item.ts)
             self._steps[item.step_id] = StepView(
                 step_id=step.step_id,
                 lane=step.lane,

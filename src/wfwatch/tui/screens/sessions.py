@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -62,6 +63,10 @@ class SessionsScreen(Screen[None]):
         self.query_one("#filter").display = False
         self.refresh_rows()
 
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self._timer is not None:
+            self.refresh_rows()
+
     def _schedule(self) -> None:
         # One-shot timer re-armed after each cycle, so refreshes never overlap.
         if self._timer is not None:
@@ -70,7 +75,15 @@ class SessionsScreen(Screen[None]):
 
     @work(exclusive=True, group="sessions-refresh")
     async def refresh_rows(self) -> None:
-        error = self.query_one("#query-error", Static)
+        if not self.is_mounted:
+            return
+        if not self.is_current:  # a watch screen is on top: don't poll visibility for nothing
+            self._schedule()
+            return
+        try:
+            error = self.query_one("#query-error", Static)
+        except NoMatches:
+            return
         try:
             rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
         except QueryError as err:
@@ -88,7 +101,12 @@ class SessionsScreen(Screen[None]):
 
     def _apply(self, rows: list[SessionRow]) -> None:
         """Update rows in place: no clear(), so no flicker and the cursor stays."""
-        table: DataTable[Text | str] = self.query_one(DataTable)
+        if not self.is_mounted:
+            return
+        try:
+            table: DataTable[Text | str] = self.query_one(DataTable)
+        except NoMatches:  # the screen is being torn down
+            return
         seen = set()
         needle = self.filter_text.lower()
         for row in rows:

@@ -166,13 +166,33 @@ class Pane(Vertical):
         if self.raw_mode:
             self._raw.show(list(self.records), view)
         else:
-            for lane in view.lanes:
-                column = self._lanes.get(lane.name)
-                if column is None:
-                    column = self._lanes[lane.name] = LaneColumn(lane.name)
-                    self._lane_row.mount(column)
-                column.show(lane)
+            self._show_lanes(view)
         self._timeline.show(view)
+
+    def _show_lanes(self, view: SessionView) -> None:
+        """One column per lane, in the view's lane order (the same on every device)."""
+        for position, lane in enumerate(view.lanes):
+            column = self._lanes.get(lane.name)
+            if column is None:
+                column = self._lanes[lane.name] = LaneColumn(lane.name)
+                siblings = list(self._lane_row.children)
+                if position < len(siblings):
+                    self._lane_row.mount(column, before=siblings[position])
+                else:
+                    self._lane_row.mount(column)
+            elif list(self._lane_row.children).index(column) != position:
+                self._lane_row.move_child(column, before=position)
+            column.show(lane)
+        self._arrange_lanes(len(view.lanes))
+
+    def _arrange_lanes(self, count: int) -> None:
+        """Lanes side by side while they fit (~36 cells each), else wrap into a grid."""
+        columns = max(1, min(count, self.size.width // 36 or 1))
+        if self._lane_row.styles.grid_size_columns != columns:
+            self._lane_row.styles.grid_size_columns = columns
+
+    def on_resize(self) -> None:
+        self._arrange_lanes(len(self._lanes))
 
     def _header_text(self) -> Text:
         position = self.reducer.next_offset
@@ -182,9 +202,10 @@ class Pane(Vertical):
         )
         text = Text()
         text.append(f" {self.device_name} ", style="reverse")
-        text.append(f" {sanitize(self.session_id)}  join={self.join.describe()}  ")
-        text.append(f"offset {position}/{self.stats.head}  lag {lag}  {self.stats.rate:.0f} ev/s  ")
-        text.append(self.stats.state, style=state_style)
+        text.append(f" {self.stats.state} ", style=state_style)
+        text.append(
+            f" {position}/{self.stats.head}  lag {lag}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}"
+        )
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
         if self.stats.error:

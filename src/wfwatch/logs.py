@@ -1,0 +1,45 @@
+"""Keeping logs out of the terminal while the dashboard owns it.
+
+Python logging handlers and Temporal's Rust core both write to stderr by
+default; under a Textual app that garbles the screen (a retried activity logs
+a traceback, for instance). Before the dashboard starts, everything is routed
+to a log file instead, Temporal's core logs forwarded through Python logging.
+"""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+from wfwatch import paths
+
+
+def log_to_file(path: Path | None = None, level: int = logging.INFO) -> Path:
+    """Send all logging (ours, the SDK's, Temporal core's) to ``path``; returns it.
+
+    Must run before the first Temporal client or worker is created, because
+    the SDK's default runtime is fixed then.
+    """
+    path = path or paths.log_dir() / "wfwatch.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    core = logging.getLogger("temporalio.core")
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=core),
+            )
+        )
+    )
+    Runtime.set_default(runtime, error_if_already_set=False)
+    return path
