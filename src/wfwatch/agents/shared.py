@@ -79,6 +79,9 @@ class SessionInput:
     #: registered on the namespace; the embedded server registers them). Title
     #: and turn always go into the memo, which needs no registration.
     search_attributes: bool = False
+    #: Seconds without a heartbeat before an LLM attempt counts as lost (e.g.
+    #: its worker was killed); the retry starts only after this.
+    llm_heartbeat_timeout: float = 10.0
     stream_state: WorkflowStreamState | None = None
     carried: CarriedState | None = None
 
@@ -144,6 +147,7 @@ class SubagentInput:
     task: str
     spec: SubagentSpec
     linger: float = 0.05
+    heartbeat_timeout: float = 10.0
 
 
 @dataclass

@@ -262,8 +262,10 @@ class AgentSession:
                 linger=self.input.publish_linger,
             ),
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=10),
+            heartbeat_timeout=timedelta(seconds=self.input.llm_heartbeat_timeout),
             retry_policy=LLM_RETRY,
+            # Report the call cancelled only once it has stopped publishing.
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     async def _delegate(self, step_id: str, prompt: str) -> None:
@@ -286,12 +288,20 @@ class AgentSession:
                     task=prompt,
                     spec=spec,
                     linger=self.input.publish_linger,
+                    heartbeat_timeout=self.input.llm_heartbeat_timeout,
                 ),
                 id=child_id,
             )
             handles.append((lane, handle))
         gathered = asyncio.gather(*(h for _, h in handles), return_exceptions=True)
-        results = await self._guarded(gathered)
+        try:
+            results = await self._guarded(gathered)
+        except _TurnCancelled:
+            for lane, _ in handles:
+                self._publish(
+                    events.SubagentFinished(turn=turn, lane=lane, status="cancelled", reason="turn cancelled")
+                )
+            raise
         for (lane, _), result in zip(handles, results, strict=True):
             if isinstance(result, BaseException):
                 reason = str(getattr(result, "cause", None) or result)
@@ -367,6 +377,7 @@ def _replace_input(input: SessionInput, stream_state: WorkflowStreamState, carri
         carry_log_bytes=input.carry_log_bytes,
         publish_linger=input.publish_linger,
         search_attributes=input.search_attributes,
+        llm_heartbeat_timeout=input.llm_heartbeat_timeout,
         stream_state=stream_state,
         carried=carried,
     )
@@ -396,7 +407,8 @@ class Subagent:
                 linger=input.linger,
             ),
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=10),
+            heartbeat_timeout=timedelta(seconds=input.heartbeat_timeout),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(milliseconds=200), maximum_attempts=2 if spec.fail else 5
             ),
