@@ -303,6 +303,12 @@ async def _worker(options: ConnectionOptions, task_queue: str | None) -> None:
 @click.option("--answer-words", type=int, default=48, show_default=True)
 @click.option("--fail-after", type=int, default=0, help="Scripted model fails after N tokens ...")
 @click.option("--fail-attempts", default="1", show_default=True, help="... on these attempts (comma list).")
+@click.option(
+    "--crash-after",
+    type=int,
+    default=0,
+    help="SIGKILL the worker after N tokens on attempt 1 (worker needs WFWATCH_ALLOW_CRASH=1).",
+)
 @click.option("--idle-timeout", type=float, default=0.0, help="Finish after this long without messages.")
 @click.option("--task-queue", default=None)
 @add_connection_options
@@ -319,6 +325,7 @@ def start(
     answer_words: int,
     fail_after: int,
     fail_attempts: str,
+    crash_after: int,
     idle_timeout: float,
     task_queue: str | None,
     **conn: Any,
@@ -335,6 +342,7 @@ def start(
         answer_words=answer_words,
         fail_after_tokens=fail_after,
         fail_on_attempts=attempts,
+        crash_after_tokens=crash_after,
     )
     spec = SessionInput(
         title=title,

@@ -537,3 +537,34 @@ async def test_turn_offsets_locate_a_turn_queued_while_busy(client: Client, task
     assert all(getattr(r.item, "turn", 0) in (0, 2) for r in records)
     assert reduce(records).canonical_text() == expected_main(model, "second")
     await live.finish()
+
+
+async def test_scripted_hard_crash_fault_kills_the_worker_and_the_session_recovers(
+    client: Client, task_queue: str, temporal_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's own crash fault (SIGKILL of its worker on attempt 1) recovers to canonical text."""
+    prompt = "crash on purpose"
+    model = ModelSpec(tokens_per_second=200, answer_words=40, reasoning_words=4, crash_after_tokens=12)
+    clean = ModelSpec(tokens_per_second=200, answer_words=40, reasoning_words=4)
+    monkeypatch.setenv("WFWATCH_ALLOW_CRASH", "1")
+    crashes = 0
+    async with worker_processes(temporal_server, task_queue) as spawn:
+        current = await spawn()
+        handle = await start_session(client, task_queue, messages=[prompt], model=model, llm_heartbeat_timeout=2.0)
+        result_task = asyncio.ensure_future(handle.result())
+        deadline = time.monotonic() + 90
+        while not result_task.done():
+            assert time.monotonic() < deadline, "session did not recover"
+            try:
+                code = await asyncio.wait_for(current.wait(), timeout=0.5)
+            except TimeoutError:
+                continue
+            assert code == -signal.SIGKILL
+            crashes += 1
+            current = await spawn()
+        await result_task
+        records, gaps, end = await read_all(client, handle.id, timeout=20)
+    assert crashes == 2  # attempt 1 of the plan and of the answer
+    assert end is not None and gaps == []
+    assert_contiguous(records)
+    assert reduce(records).canonical_text() == expected_main(clean, prompt)

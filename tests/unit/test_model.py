@@ -166,3 +166,11 @@ async def test_positive_rate_paces_tokens() -> None:
     assert len(deltas) == 21
     # Token i is due at i / rate: the last (index 20) at 0.2 s.
     assert 0.18 <= elapsed < 1.5
+
+
+async def test_crash_fault_is_ignored_unless_the_worker_allows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process demo worker must never be killed by a session's fault plan."""
+    monkeypatch.delenv("WFWATCH_ALLOW_CRASH", raising=False)
+    spec = ModelSpec(tokens_per_second=0, answer_words=10, reasoning_words=0, crash_after_tokens=2)
+    deltas = await collect(ScriptedModel(spec), attempt=1)
+    assert joined(deltas, "answer") == scripted_texts(spec, "p", "writer")[1]

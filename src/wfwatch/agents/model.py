@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Literal, Protocol
@@ -162,11 +164,14 @@ class ScriptedModel:
     async def stream(self, prompt: str, role: str, attempt: int) -> AsyncIterator[tuple[Channel, str]]:
         reasoning, answer = scripted_texts(self.spec, prompt, role)
         fail_after = self.spec.fail_after_tokens if attempt in self.spec.fail_on_attempts else 0
+        crash_after = self.spec.crash_after_tokens if attempt == 1 and crash_allowed() else 0
         rate = self.spec.tokens_per_second
         started = time.monotonic()
         emitted = 0
         for channel, text in (("reasoning", reasoning), ("answer", answer)):
             for token in tokenize(text):
+                if crash_after and emitted >= crash_after:
+                    os.kill(os.getpid(), signal.SIGKILL)  # a hard crash: no cleanup, no flush
                 if fail_after and emitted >= fail_after:
                     raise ModelFailure(f"scripted failure after {emitted} tokens on attempt {attempt}")
                 if rate > 0:
@@ -177,6 +182,10 @@ class ScriptedModel:
                     await asyncio.sleep(0)  # stay cancellable when unpaced
                 emitted += 1
                 yield channel, token  # type: ignore[misc]
+
+
+def crash_allowed() -> bool:
+    return os.environ.get("WFWATCH_ALLOW_CRASH") == "1"
 
 
 def make_model(spec: ModelSpec) -> LanguageModel:

@@ -30,6 +30,10 @@ class ModelSpec:
     #: Fault injection: raise after this many tokens on the listed attempts.
     fail_after_tokens: int = 0
     fail_on_attempts: list[int] = field(default_factory=list)
+    #: Fault injection: SIGKILL the worker process after this many tokens on
+    #: attempt 1 (honoured only by a worker started with WFWATCH_ALLOW_CRASH=1,
+    #: so an in-process demo worker is never taken down by accident).
+    crash_after_tokens: int = 0
 
 
 @dataclass
