@@ -9,14 +9,17 @@ from textual.widgets import Static
 from wfwatch.reducer import LaneView
 from wfwatch.text import sanitize
 
-#: How much of a lane is rendered; older text is still in the view, just not drawn.
+#: How much of a lane is rendered at most; older text stays in the view, undrawn.
 TAIL_CHARS = 6000
 
 
-def render_lane(lane: LaneView) -> Text:
-    """Canonical messages of a lane as Rich text (untrusted text stays literal)."""
+def render_lane(lane: LaneView, budget: int = TAIL_CHARS) -> Text:
+    """The tail of a lane's canonical messages as Rich text (untrusted text stays literal).
+
+    Only about ``budget`` characters are drawn: wrapping is what costs in a
+    token stream, and a column shows a screenful at a time.
+    """
     text = Text()
-    budget = TAIL_CHARS
     parts: list[Text] = []
     for message in reversed(lane.messages):
         block = Text()
@@ -53,6 +56,8 @@ class LaneColumn(VerticalScroll):
         self.border_title = sanitize(lane_name)
         self._body = Static("", classes="lane-body", markup=False)
         self._chars = 0
+        self._status = ""
+        self._messages = 0
         self.unseen = 0
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -65,6 +70,10 @@ class LaneColumn(VerticalScroll):
 
     def show(self, lane: LaneView) -> None:
         chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
+        if chars == self._chars and lane.status == self._status and self._messages == len(lane.messages):
+            return  # nothing new in this lane: skip the (costly) re-wrap
+        self._status = lane.status
+        self._messages = len(lane.messages)
         if self.following:
             self.unseen = 0
             self.call_after_refresh(self.scroll_end, animate=False)
@@ -72,4 +81,6 @@ class LaneColumn(VerticalScroll):
             self.unseen += max(0, chars - self._chars)
         self._chars = chars
         self.border_subtitle = f"{lane.status} · +{self.unseen} new (End follows)" if self.unseen else lane.status
-        self._body.update(render_lane(lane))
+        # Enough to fill the column twice over while following; more when scrolled back.
+        screenful = max(1000, self.size.width * max(self.size.height, 10))
+        self._body.update(render_lane(lane, 2 * screenful if self.following else TAIL_CHARS))

@@ -12,7 +12,8 @@ from wfwatch import events
 from wfwatch.reducer import SessionView
 from wfwatch.text import sanitize
 
-SHOWN = 300
+#: Records drawn in the raw view (the newest); the pane keeps more in memory.
+SHOWN = 200
 
 
 def _superseded(record: events.Record, latest: dict[str, int]) -> bool:

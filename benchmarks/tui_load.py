@@ -1,0 +1,180 @@
+"""Dashboard under load: 4 panes, each fed 2,000 tokens/s.
+
+    uv run python benchmarks/tui_load.py [--seconds 10] [--panes 4] [--rate 2000]
+
+Each pane is a device fed by an in-process generator (no Temporal: this
+measures the TUI alone — buffering, reducer, redraw). Reports, per second:
+how far each pane lags behind what was produced, how long a key press takes
+to be handled, and the process's CPU use. Goals (issue 4): lag does not grow,
+key press handled within 100 ms, less than one core.
+
+The baseline row feeds the same records to a bare Reducer (no widgets), so the
+table shows what the TUI adds on top of the fold every device must do anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+
+from textual.events import Key
+
+from wfwatch import events
+from wfwatch.agents.shared import SendResult
+from wfwatch.reducer import Reducer
+from wfwatch.tui.app import WfwatchApp
+from wfwatch.tui.device import DeviceRecords, DeviceResult, JoinSpec
+from wfwatch.tui.screens.watch import WatchScreen
+from wfwatch.tui.services import Services
+from wfwatch.tui.widgets.pane import Pane
+
+TICK = 0.05
+
+
+class Feed:
+    """Produces TokenDelta records at ``rate`` per second, in 50 ms batches."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        #: device name -> offsets produced for it so far
+        self.produced: dict[str, int] = {}
+
+    async def __call__(
+        self, session_id: str, name: str, join: JoinSpec, resume: int | None
+    ) -> AsyncIterator[DeviceResult]:
+        start = time.monotonic()
+        offset = 0
+        while True:
+            due = int((time.monotonic() - start) * self.rate)
+            batch = [
+                events.Record(o, events.TokenDelta(message_id=f"m{o // 5000}", text=f" tok{o}", lane="main", turn=1))
+                for o in range(offset, due)
+            ]
+            if batch:
+                offset = due
+                self.produced[name] = offset
+                yield DeviceRecords(batch, offset, offset)
+            await asyncio.sleep(TICK)
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def key_latency_ms(app: WfwatchApp, pane: Pane) -> float:
+    """Time from a key event entering the app to its action having run.
+
+    The key goes in through the driver like a real key press; Pilot.press is
+    not used because it also waits for the whole app to be idle, which a
+    streaming dashboard never is.
+    """
+    before = pane.raw_mode
+    key = Key("v", "v")
+    key.set_sender(app)
+    t0 = time.perf_counter()
+    assert app._driver is not None
+    app._driver.send_message(key)
+    while pane.raw_mode == before:
+        await asyncio.sleep(0.001)
+    return (time.perf_counter() - t0) * 1000
+
+
+async def run_tui(seconds: float, panes: int, rate: float) -> dict[str, float]:
+    feed = Feed(rate)
+
+    async def _list(query: str) -> list:  # type: ignore[type-arg]
+        return []
+
+    async def _send(session_id: str, text: str) -> SendResult:
+        return SendResult(0, 0)
+
+    async def _cancel(session_id: str) -> None:
+        return None
+
+    services = Services(list_sessions=_list, open_device=feed, send_message=_send, cancel_turn=_cancel)
+    app = WfwatchApp(services=services, open_session="bench")
+    lags: list[list[int]] = []
+    presses: list[float] = []
+    async with app.run_test(size=(200, 50)) as pilot:
+        while not isinstance(app.screen, WatchScreen):
+            await pilot.pause(0.05)
+        screen = app.screen
+        for _ in range(panes - 1):
+            await pilot.press("a")
+        screen.panes[0].focus()
+        cpu0, wall0 = cpu_seconds(), time.monotonic()
+        for _second in range(int(seconds)):
+            await asyncio.sleep(0.5)
+            for _ in range(2):  # toggle the raw view of the focused pane, and back
+                presses.append(await key_latency_ms(app, screen.panes[0]))
+            await asyncio.sleep(0.5)
+            lags.append([feed.produced.get(p.device_name, 0) - p.reducer.next_offset for p in screen.panes])
+        cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
+        delivered = sum(p.reducer.next_offset for p in screen.panes)
+    first, last = lags[len(lags) // 4], lags[-1]
+    return {
+        "panes": panes,
+        "rate_per_pane": rate,
+        "seconds": wall,
+        "delivered_per_s": delivered / wall,
+        "lag_early_max": max(first),
+        "lag_end_max": max(last),
+        "lag_end_s": max(last) / rate,
+        "key_p50_ms": statistics.median(presses),
+        "key_max_ms": max(presses),
+        "cpu_pct": cpu / wall * 100,
+    }
+
+
+def run_baseline(seconds: float, panes: int, rate: float) -> dict[str, float]:
+    total = int(seconds * rate)
+    records = [
+        events.Record(o, events.TokenDelta(message_id=f"m{o // 5000}", text=f" tok{o}", lane="main", turn=1))
+        for o in range(total)
+    ]
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    for _ in range(panes):
+        reducer = Reducer()
+        for start in range(0, total, int(rate * TICK)):
+            reducer.feed(records[start : start + int(rate * TICK)])
+    cpu = cpu_seconds() - cpu0
+    return {"cpu_pct_of_run": cpu / seconds * 100, "fold_s": time.monotonic() - wall0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--panes", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=2000)
+    args = parser.parse_args()
+    os.environ.setdefault("WFWATCH_HOME", tempfile.mkdtemp(prefix="wfwatch-bench-"))
+    tui = asyncio.run(run_tui(args.seconds, args.panes, args.rate))
+    base = run_baseline(args.seconds, args.panes, args.rate)
+    ok = lambda flag: "✓" if flag else "✗"  # noqa: E731
+    print(f"\nDashboard under load: {args.panes} panes × {args.rate:.0f} tokens/s for {tui['seconds']:.1f} s")
+    print(f"{'measure':<34}{'value':>12}  goal")
+    rows = [
+        ("delivered events/s (all panes)", f"{tui['delivered_per_s']:.0f}", ""),
+        ("max lag after 1/4 of the run", f"{tui['lag_early_max']:.0f}", ""),
+        (
+            "max lag at the end (events)",
+            f"{tui['lag_end_max']:.0f}",
+            f"{ok(tui['lag_end_max'] <= max(tui['lag_early_max'], args.rate * 0.25))} not growing",
+        ),
+        ("key press handled, p50 (ms)", f"{tui['key_p50_ms']:.1f}", f"{ok(tui['key_p50_ms'] < 100)} < 100"),
+        ("key press handled, max (ms)", f"{tui['key_max_ms']:.1f}", ""),
+        ("app CPU (% of one core)", f"{tui['cpu_pct']:.0f}", f"{ok(tui['cpu_pct'] < 100)} < 100"),
+        ("baseline: bare reducer CPU (%)", f"{base['cpu_pct_of_run']:.1f}", "same records, no widgets"),
+    ]
+    for name, value, goal in rows:
+        print(f"{name:<34}{value:>12}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
