@@ -32,7 +32,11 @@ async def test_a_session_is_listed_with_title_and_turn_from_its_memo(
     assert len(rows) == 1
     row = rows[0]
     assert (row.workflow_id, row.workflow_type, row.status, row.title, row.turn) == (
-        handle.id, "AgentSession", "running", "listed one", 1,
+        handle.id,
+        "AgentSession",
+        "running",
+        "listed one",
+        1,
     )
     assert row.is_wfwatch
     assert await turn_start_offset(client, handle.id, 1) == 1
