@@ -53,6 +53,8 @@ class StreamGenerator:
                 )
             await workflow.sleep(timedelta(milliseconds=1))
         await workflow.wait_condition(lambda: self.finished)
+        self.stream.detach_pollers()  # let in-flight poll Updates return before the run ends
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return count
 
     @workflow.signal

@@ -412,5 +412,13 @@ def info() -> None:
         click.echo(f"{name:<14} {path}")
 
 
+def _register_serve() -> None:
+    from wfwatch.bridge.cli import serve_command
+
+    main.add_command(serve_command)
+
+
+_register_serve()
+
 if __name__ == "__main__":
     entry()

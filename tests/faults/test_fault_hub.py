@@ -1,0 +1,200 @@
+"""The hub process (hub + devices) is SIGKILLed mid-stream and started again.
+
+What "nothing lost, nothing repeated" means across a crash: delivery to a
+device is at-least-once, and the device's **acknowledged position** is the
+contract. The hub persists acknowledged positions (debounced); when the
+process dies, everything after the last persisted position may have been
+delivered but is not known to be processed, so it is delivered again. So:
+
+* after each restart, every device resumes *exactly* at its persisted
+  position (neither before: no offset it acknowledged comes again; nor
+  after: nothing is skipped), and from there receives ``P..end-1``
+  contiguously, each offset once;
+* a persisted position never exceeds what the device was handed;
+* the union of all runs is ``0..end-1`` and the canonical view (the reducer
+  ignores offsets it already applied) equals an undisturbed run's.
+
+The re-delivered window (offsets handed out before the crash but at or
+after the persisted position) is reported as ``redelivered``; it is the
+price of at-least-once, bounded by the persist interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultkit import HUB_SCRIPT, FaultResult, start_session, undisturbed_text
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from wfwatch import events
+from wfwatch.agents.shared import ModelSpec
+from wfwatch.hub.paths import positions_path
+from wfwatch.hub.positions import PositionStore
+from wfwatch.reducer import Reducer
+from wfwatch.stream.reader import read_all
+from wfwatch.temporal.server import EmbeddedServer
+
+pytestmark = pytest.mark.slow
+
+MODEL = ModelSpec(tokens_per_second=60, answer_words=120, reasoning_words=6)
+PROMPTS = ["check the retry budget", "compare with yesterday"]
+DEVICES = ["phone", "laptop:40", "tablet"]
+
+
+@dataclass
+class Run:
+    """One life of the hub process, as seen on its stdout."""
+
+    proc: asyncio.subprocess.Process
+    ready: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, list[int]] = field(default_factory=dict)
+    items: dict[str, list[events.Record]] = field(default_factory=dict)
+    gaps: list[Any] = field(default_factory=list)
+    ends: dict[str, tuple[str, int]] = field(default_factory=dict)
+    done: bool = False
+    reader: asyncio.Task[None] | None = None
+
+    async def pump(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            line = json.loads(raw)
+            device = line.get("device")
+            if "offset" in line:
+                self.offsets.setdefault(device, []).append(line["offset"])
+                self.items.setdefault(device, []).append(
+                    events.Record(line["offset"], events.decode_value(line["item"]))
+                )
+            elif "ready" in line:
+                self.ready[device] = line["ready"]
+            elif "gap" in line:
+                self.gaps.append(line)
+            elif "end" in line:
+                self.ends[device] = (line["end"], line["next_offset"])
+            elif line.get("done"):
+                self.done = True
+
+    def count(self, device: str) -> int:
+        return len(self.offsets.get(device, []))
+
+
+async def spawn_hub(server: EmbeddedServer, session_id: str, root: Path) -> Run:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HUB_SCRIPT),
+        server.address,
+        server.namespace,
+        session_id,
+        str(root),
+        *DEVICES,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    run = Run(proc)
+    run.reader = asyncio.create_task(run.pump())
+    return run
+
+
+async def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def saved_positions(root: Path) -> dict[str, int]:
+    store = PositionStore(positions_path(root / "state"))
+    try:
+        return {name.partition(":")[0]: getattr(store.get(name.partition(":")[0]), "position", 0) for name in DEVICES}
+    finally:
+        store.close()
+
+
+async def test_hub_process_killed_and_restarted_resumes_from_acked_positions(
+    client: Client,
+    task_queue: str,
+    worker: Worker,
+    temporal_server: EmbeddedServer,
+    tmp_path: Path,
+    fault_result: FaultResult,
+) -> None:
+    fault_result.scenario = "hub process SIGKILLed and restarted"
+    fault_result.what = (
+        "a process running the hub with 3 devices (one slow) SIGKILLed twice mid-stream and started again "
+        "with the same state/cache dirs and device ids (join 'resume')"
+    )
+    names = [d.partition(":")[0] for d in DEVICES]
+    expected = undisturbed_text(MODEL, PROMPTS)
+    handle = await start_session(client, task_queue, messages=PROMPTS, model=MODEL)
+    runs: list[Run] = []
+    persisted: list[dict[str, int]] = []
+    try:
+        for kill_after in (40, 60):
+            run = await spawn_hub(temporal_server, handle.id, tmp_path)
+            runs.append(run)
+            floor = {n: run.count(n) for n in names}
+            await wait_until(
+                lambda run=run, floor=floor, kill_after=kill_after: all(
+                    run.count(n) >= floor[n] + kill_after for n in names
+                ),
+                30,
+                f"every device to get {kill_after} records",
+            )
+            await asyncio.sleep(0.3)  # let a debounced position save land (or not) mid-delivery
+            run.proc.send_signal(signal.SIGKILL)
+            assert await run.proc.wait() == -signal.SIGKILL
+            assert run.reader is not None
+            await run.reader
+            assert not run.ends, "the session ended before the kill: make it longer"
+            persisted.append(saved_positions(tmp_path))
+        last = await spawn_hub(temporal_server, handle.id, tmp_path)
+        runs.append(last)
+        await wait_until(lambda: last.done, 60, "the last run to deliver everything")
+        assert await last.proc.wait() == 0
+    finally:
+        for run in runs:
+            if run.proc.returncode is None:
+                run.proc.kill()
+                await run.proc.wait()
+    await handle.result()
+    truth, _, end = await read_all(client, handle.id, timeout=30)
+    assert end is not None and end.status == "completed"
+    head = end.next_offset
+
+    redelivered = 0
+    for name in names:
+        reducer = Reducer()
+        start = 0
+        for index, run in enumerate(runs):
+            got = run.offsets.get(name, [])
+            assert run.ready[name] == start, f"{name}: run {index} resumed at {run.ready[name]}, saved {start}"
+            if index < len(persisted):
+                stop = persisted[index][name]
+                # Acknowledged means handed out: a saved position never runs ahead of deliveries.
+                assert start <= stop <= start + len(got), (name, index, start, stop, len(got))
+                assert got == list(range(start, start + len(got))), f"{name}: run {index} not contiguous"
+                redelivered += start + len(got) - stop
+                start = stop
+            else:
+                assert got == list(range(start, head)), f"{name}: last run not exactly {start}..{head - 1}"
+                assert run.ends[name] == ("completed", head)
+            reducer.feed(run.items.get(name, []))
+        assert reducer.view().canonical_text() == expected, name
+    assert not any(run.gaps for run in runs)
+    fault_result.count(
+        records=head,
+        devices=len(names),
+        hub_kills=len(persisted),
+        resumed_at=";".join(",".join(str(p[n]) for n in names) for p in persisted),
+        redelivered=redelivered,
+        lost=0,
+        gaps=sum(len(run.gaps) for run in runs),
+    )
+    assert [r.offset for r in truth] == list(range(head))
