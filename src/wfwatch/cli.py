@@ -209,7 +209,7 @@ async def _tail(
             if isinstance(result, Batch):
                 for record in result.records:
                     if as_json:
-                        out.write(json.dumps(_record_json(record), ensure_ascii=False) + "\n")
+                        out.write(json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n")
                     else:
                         printer.write(record)
                 out.flush()
@@ -252,6 +252,11 @@ class _TextPrinter:
             return
         self.current = None
         self.out.write(f"\n@{record.offset} {sanitize(events.summarize(item))}")
+
+
+#: JSON leaves C1 controls (U+0080..U+009F) raw with ensure_ascii=False; some
+#: terminals act on them, so they are written as \u escapes (still valid JSON).
+_C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:

@@ -184,12 +184,6 @@ async def test_tail_gives_one_clear_line(
     fault_result.notes.append(line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in the default update mode the reader reports the missing poll Update handler as "
-    "\"reading 'x' failed: RuntimeError: Update handler ... expected but not found\" (StreamReadError) "
-    "instead of StreamNotFound's 'does not host a Workflow Stream'",
-)
 async def test_tail_of_a_workflow_without_a_stream_says_so(
     temporal_server: EmbeddedServer, plain_workflow: str, tmp_path: Path, fault_result: FaultResult
 ) -> None:
@@ -248,12 +242,6 @@ async def test_tail_from_beyond_the_head_of_a_running_session_waits_without_cras
     assert not run.stdout.strip() or b"[end:" in run.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the session completes with the reader's poll Update still waiting (AgentSession does not "
-    "detach_pollers before returning), and StreamReader turns AcceptedUpdateCompletedWorkflow into a "
-    "fatal StreamReadError: tail exits 1 instead of ending cleanly",
-)
 async def test_tail_from_beyond_the_head_ends_cleanly_when_the_session_completes(
     client: Client, module_queue: str, tmp_path: Path, fault_result: FaultResult
 ) -> None:
@@ -487,11 +475,6 @@ async def test_corpus_through_tail_json_round_trips(
     assert reduce(records).canonical_text() == EXPECTED_TEXT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tail --json uses json.dumps(ensure_ascii=False), which leaves C1 controls (U+009B CSI, U+009D OSC) "
-    "raw in the output; terminals that honour C1 in UTF-8 (xterm) act on them",
-)
 async def test_tail_json_prints_no_terminal_controls(
     temporal_server: EmbeddedServer, corpus_session: Corpus, tmp_path: Path, fault_result: FaultResult
 ) -> None:
@@ -583,11 +566,6 @@ async def test_pane_shows_a_clear_error_and_the_app_keeps_running(
     assert running
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render_lane() writes each message id into the column unsanitized: an id holding ESC ] 52 "
-    "(OSC 52, clipboard write) or BEL reaches the terminal",
-)
 async def test_lane_column_shows_no_control_characters(corpus_session: Corpus, fault_result: FaultResult) -> None:
     fault_result.scenario = "bad input: hostile message id in a lane column"
     fault_result.what = "render_lane() of the corpus session, whose message ids carry OSC 52 / BEL"
@@ -597,11 +575,6 @@ async def test_lane_column_shows_no_control_characters(corpus_session: Corpus, f
     assert "\x1b" not in shown and "\x07" not in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LaneColumn sets border_title from the lane name as a markup string: a lane named '[/nope]' "
-    "raises MarkupError and takes the whole dashboard down (sanitize() strips controls, not markup)",
-)
 async def test_pane_renders_the_corpus_session(
     client: Client, corpus_session: Corpus, fault_result: FaultResult
 ) -> None:
@@ -638,12 +611,6 @@ async def test_hub_device_beyond_the_head_of_a_closed_session_ends(
     assert state.offsets == [] and state.end_status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SessionFeed._plan_upstream starts the upstream reader at the FIRST device's position even when it is "
-    "past the head: the feed then serves everyone else by 10 Hz backfill Queries, records the end at offset "
-    "100000, and a device at the real end waits forever (backfill sees nothing there and retries)",
-)
 async def test_hub_device_beyond_the_head_does_not_stall_the_others(
     client: Client, module_queue: str, tmp_path: Path, fault_result: FaultResult
 ) -> None:

@@ -307,8 +307,11 @@ class SessionFeed:
     def _plan_upstream(self, position: int) -> None:
         """Choose where the upstream reader starts, from the first device's position."""
         self._upstream_planned = True
-        if not len(self.buffer) and position > self.buffer.head + EAGER_CATCH_UP:
-            self.buffer.rebase(position)
+        # Never past the known head: a device asking for a future offset must not
+        # move everyone else's upstream start beyond the real end of the stream.
+        start = min(position, self.known_head)
+        if not len(self.buffer) and start > self.buffer.head + EAGER_CATCH_UP:
+            self.buffer.rebase(start)
 
     # --- the upstream reader -----------------------------------------------------------
 

@@ -230,15 +230,24 @@ class StreamReader:
             cause = getattr(err.cause, "type", None)
             if cause == _TRUNCATED:
                 return await self._query(self.offset)
-            if cause == _DRAINING:
+            if cause == _DRAINING or cause == "AcceptedUpdateCompletedWorkflow":
+                # Draining for continue-as-new, or the run closed under our poll:
+                # re-describe and either follow the next run or drain by Query.
                 await asyncio.sleep(0.05)
                 raise _RunChanged() from err
-            raise StreamReadError(f"reading {self.workflow_id!r} failed: {err.cause or err}") from err
+            text = str(err.cause or err)
+            if POLL in text and "not found" in text.lower():
+                raise StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})") from err
+            raise StreamReadError(f"reading {self.workflow_id!r} failed: {text}") from err
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:
             if isinstance(err.__cause__, asyncio.CancelledError):
                 raise err.__cause__ from None
             raise _RunChanged() from err  # long-poll timed out: re-check and poll again
         except RPCError as err:
+            if POLL in err.message and "not found" in err.message.lower():
+                raise StreamNotFound(
+                    f"workflow {self.workflow_id!r} does not host a Workflow Stream ({err.message})"
+                ) from err
             if _is_update_limit(err):
                 log.warning("%s refuses more Updates (%s); reading by Query", self.workflow_id, err.message)
                 self.stats.update_limit_fallbacks += 1

@@ -28,7 +28,7 @@ def render_lane(lane: LaneView, budget: int = TAIL_CHARS) -> Text:
             if message.superseded_attempts
             else ""
         )
-        block.append(f"▌{message.message_id}{retry}\n", style="bold")
+        block.append(f"▌{sanitize(message.message_id)}{retry}\n", style="bold")
         if message.reasoning:
             block.append(sanitize(message.reasoning[-budget:]) + "\n", style="italic dim")
         if message.answer:
@@ -53,7 +53,7 @@ class LaneColumn(VerticalScroll):
     def __init__(self, lane_name: str) -> None:
         super().__init__(id=None, classes="lane")
         self.lane_name = lane_name
-        self.border_title = sanitize(lane_name)
+        self.border_title = Text(sanitize(lane_name))  # a Text, so "[/x]" in a name is not markup
         self._body = Static("", classes="lane-body", markup=False)
         self._chars = 0
         self._status = ""
