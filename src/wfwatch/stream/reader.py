@@ -235,19 +235,14 @@ class StreamReader:
                 # re-describe and either follow the next run or drain by Query.
                 await asyncio.sleep(0.05)
                 raise _RunChanged() from err
-            text = str(err.cause or err)
-            if POLL in text and "not found" in text.lower():
-                raise StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})") from err
-            raise StreamReadError(f"reading {self.workflow_id!r} failed: {text}") from err
+            raise self._explain(err) from err
         except WorkflowUpdateRPCTimeoutOrCancelledError as err:
             if isinstance(err.__cause__, asyncio.CancelledError):
                 raise err.__cause__ from None
             raise _RunChanged() from err  # long-poll timed out: re-check and poll again
         except RPCError as err:
-            if POLL in err.message and "not found" in err.message.lower():
-                raise StreamNotFound(
-                    f"workflow {self.workflow_id!r} does not host a Workflow Stream ({err.message})"
-                ) from err
+            if _lacks_stream(err.message):
+                raise self._explain(err) from err
             if _is_update_limit(err):
                 log.warning("%s refuses more Updates (%s); reading by Query", self.workflow_id, err.message)
                 self.stats.update_limit_fallbacks += 1
@@ -321,17 +316,24 @@ class StreamReader:
         return out
 
     def _explain(self, err: BaseException) -> Exception:
-        text = str(getattr(err, "message", "") or err)
+        """One place that turns a failed read into the error a user sees."""
+        if isinstance(err, WorkflowUpdateFailedError):
+            text = str(err.cause or err)
+        else:
+            text = str(getattr(err, "message", "") or err)
         if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
             return StreamNotFound(
                 f"no workflow {self.workflow_id!r} in namespace {self._client.namespace!r} "
                 "(is the id right? is --address/--namespace right?)"
             )
-        if isinstance(err, WorkflowQueryFailedError) and ("unknown queryType" in text or "not found" in text.lower()):
-            return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
-        if isinstance(err, RPCError) and "unknown queryType" in text:
+        if _lacks_stream(text) or (isinstance(err, WorkflowQueryFailedError) and "not found" in text.lower()):
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
         return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
+
+
+def _lacks_stream(text: str) -> bool:
+    """The workflow has no poll handler: it does not host a Workflow Stream."""
+    return "unknown queryType" in text or (POLL in text and "not found" in text.lower())
 
 
 def _is_update_limit(err: RPCError) -> bool:
