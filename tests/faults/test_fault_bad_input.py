@@ -309,12 +309,6 @@ async def test_tail_when_the_server_is_lost_mid_run(tmp_path: Path, fault_result
     assert still_running
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connect() builds the client with RetryConfig(max_retries=2) to fail fast on a dead address, and "
-    "that config stays for the client's life: `wfwatch tail` gives up ~0.7 s into any outage "
-    "(a 2 s server restart kills it) while a StreamReader on a default client rides it out",
-)
 async def test_tail_survives_a_short_server_restart(tmp_path: Path, fault_result: FaultResult) -> None:
     fault_result.scenario = "`wfwatch tail` through a 2 s server restart"
     fault_result.what = "dev server SIGKILLed and restarted (down 2 s) under a running `wfwatch tail --json`"

@@ -115,11 +115,6 @@ async def test_rollovers_and_update_cap_with_devices_attached(tmp_path: Path, fa
     assert sum(t.update_limit_fallbacks for t in readers) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StreamReader follows continue-as-new implicitly (its handle targets the latest run), so it never "
-    "notices a rollover: stats.rollovers stays 0 and Batch.run_id keeps the first run's id (the hub caches it)",
-)
 async def test_reader_reports_the_rollovers_it_followed(
     client: Client, task_queue: str, worker: object, fault_result: FaultResult
 ) -> None:

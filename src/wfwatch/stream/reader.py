@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 POLL = "__temporal_workflow_stream_poll"
 OFFSET_QUERY = "__temporal_workflow_stream_offset"
+_TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED)
 _TRUNCATED = "TruncatedOffset"
 _DRAINING = "StreamDraining"
 
@@ -146,6 +147,7 @@ class StreamReader:
         mode: ReadMode = "update",
         poll_interval: float = 0.05,
         run_id: str | None = None,
+        outage_tolerance: float = 30.0,
     ) -> None:
         if from_offset < 0:
             raise ValueError(f"offset must be >= 0, got {from_offset}")
@@ -159,6 +161,8 @@ class StreamReader:
         self.stats = ReaderStats()
         self._run_id = ""
         self._idle_polls = 0
+        #: Seconds of server unavailability a read rides out before failing.
+        self.outage_tolerance = outage_tolerance
         # A run that refused more Updates (Temporal's per-run Update limit) is
         # read by Query until the workflow continues as new.
         self._query_only_run: str | None = None
@@ -200,19 +204,51 @@ class StreamReader:
     # --- the pieces --------------------------------------------------------
 
     async def _status(self) -> WorkflowExecutionStatus:
-        try:
-            description = await self._handle.describe()
-        except RPCError as err:
-            raise self._explain(err) from err
-        if description.run_id and description.run_id not in self.stats.runs:
-            self.stats.runs.append(description.run_id)
-            self._run_id = description.run_id
+        """Describe the workflow, riding out a server outage of up to ``outage_tolerance`` seconds.
+
+        A reader's client may have been built to fail fast on a dead address
+        (``connect()`` does that), so an outage mid-stream would otherwise end
+        the read within a second; here transient errors back off 0.5 → 5 s.
+        """
+        loop = asyncio.get_running_loop()
+        give_up_at, delay = loop.time() + self.outage_tolerance, 0.5
+        while True:
+            try:
+                # A client with default retries may itself retry one call for
+                # long; the bound keeps the whole outage within the tolerance.
+                budget = max(give_up_at - loop.time(), 1.0)
+                description = await asyncio.wait_for(self._handle.describe(), budget)
+                break
+            except (RPCError, asyncio.TimeoutError) as err:
+                transient = isinstance(err, asyncio.TimeoutError) or err.status in _TRANSIENT
+                if not transient or loop.time() >= give_up_at:
+                    if isinstance(err, asyncio.TimeoutError):
+                        raise StreamReadError(
+                            f"the Temporal server has not answered for {self.outage_tolerance:.0f} s "
+                            f"while reading {self.workflow_id!r}"
+                        ) from err
+                    raise self._explain(err) from err
+                self.stats.errors += 1
+                message = err.message if isinstance(err, RPCError) else "no answer"
+                log.warning("describing %s: %s; retrying in %.1f s", self.workflow_id, message, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._note_run(description.run_id)
         if description.status is None:
             raise StreamReadError(f"workflow {self.workflow_id!r} has no status")
         return description.status
 
+    def _note_run(self, run_id: str | None) -> None:
+        """Record the run being read; a new one after the first is a rollover followed."""
+        if not run_id or run_id == self._run_id:
+            return
+        if self._run_id:
+            self.stats.rollovers += 1
+        if run_id not in self.stats.runs:
+            self.stats.runs.append(run_id)
+        self._run_id = run_id
+
     def _follow_latest_run(self) -> None:
-        self.stats.rollovers += 1
         self._handle = self._client.get_workflow_handle(self.workflow_id)
 
     async def _poll_update(self) -> PollResult | None:
@@ -224,6 +260,9 @@ class StreamReader:
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=PollResult,
             )
+            # The handle targets the latest run, so a continue-as-new is only
+            # visible here: the Update names the run that accepted it.
+            self._note_run(handle.workflow_run_id)
             result: PollResult = await handle.result()
             return result
         except WorkflowUpdateFailedError as err:
@@ -269,7 +308,7 @@ class StreamReader:
         if err.status == RPCStatusCode.NOT_FOUND:
             # The run we polled closed (or the id never existed): re-describe.
             raise _RunChanged() from err
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED):
+        if err.status in _TRANSIENT:
             self.stats.errors += 1
             log.warning("reading %s: %s; retrying", self.workflow_id, err.message)
             await asyncio.sleep(0.5)
