@@ -219,10 +219,10 @@ class StreamReader:
                 budget = max(give_up_at - loop.time(), 1.0)
                 description = await asyncio.wait_for(self._handle.describe(), budget)
                 break
-            except (RPCError, asyncio.TimeoutError) as err:
-                transient = isinstance(err, asyncio.TimeoutError) or err.status in _TRANSIENT
+            except (RPCError, TimeoutError) as err:
+                transient = isinstance(err, TimeoutError) or err.status in _TRANSIENT
                 if not transient or loop.time() >= give_up_at:
-                    if isinstance(err, asyncio.TimeoutError):
+                    if isinstance(err, TimeoutError):
                         raise StreamReadError(
                             f"the Temporal server has not answered for {self.outage_tolerance:.0f} s "
                             f"while reading {self.workflow_id!r}"
