@@ -26,9 +26,10 @@ from textual.events import Key
 
 from wfwatch import events
 from wfwatch.agents.shared import SendResult
+from wfwatch.hub import Join
 from wfwatch.reducer import Reducer
 from wfwatch.tui.app import WfwatchApp
-from wfwatch.tui.device import DeviceRecords, DeviceResult, JoinSpec
+from wfwatch.tui.device import DeviceRecords, DeviceResult
 from wfwatch.tui.screens.watch import WatchScreen
 from wfwatch.tui.services import Services
 from wfwatch.tui.widgets.pane import Pane
@@ -44,9 +45,7 @@ class Feed:
         #: device name -> offsets produced for it so far
         self.produced: dict[str, int] = {}
 
-    async def __call__(
-        self, session_id: str, name: str, join: JoinSpec, resume: int | None
-    ) -> AsyncIterator[DeviceResult]:
+    async def __call__(self, session_id: str, name: str, join: Join, resume: int | None) -> AsyncIterator[DeviceResult]:
         start = time.monotonic()
         offset = 0
         while True:

@@ -6,6 +6,8 @@ worker on it, so tests don't see each other's workflows.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +19,11 @@ from temporalio.worker import Worker
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES
 from wfwatch.agents.worker import create_worker
 from wfwatch.temporal.server import EmbeddedServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the hub's positions/cache and preferences out of the user's own dirs."""
+    os.environ.setdefault("WFWATCH_HOME", tempfile.mkdtemp(prefix="wfwatch-tests-"))
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts, tokenize
 from wfwatch.agents.shared import ModelSpec, SendResult
+from wfwatch.hub import Join
 from wfwatch.sessions import SessionRow
-from wfwatch.tui.device import DeviceEnd, DeviceRecords, DeviceResult, JoinSpec
+from wfwatch.tui.device import DeviceEnd, DeviceRecords, DeviceResult
 from wfwatch.tui.services import Services
 
 FROZEN_NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -80,7 +81,7 @@ def session_records() -> list[events.Record]:
 
 
 async def open_fixture_device(
-    session_id: str, name: str, join: JoinSpec, resume_at: int | None
+    session_id: str, name: str, join: Join, resume_at: int | None
 ) -> AsyncIterator[DeviceResult]:
     records = session_records()
     start = resume_at if resume_at is not None else (join.offset or 0)

@@ -1,33 +1,21 @@
 """Where the hub keeps its files when the caller does not say.
 
-Device positions are *state* (small, worth keeping, safe to lose):
-``platformdirs.user_state_dir("wfwatch")``. The event cache is *data*
-(possibly large, rebuildable from Temporal while the workflows exist):
-``platformdirs.user_data_dir("wfwatch")``.
+Device positions are *state* (small, worth keeping, safe to lose); the event
+cache is *data* (possibly large, rebuildable from Temporal while the
+workflows exist). Both follow :mod:`wfwatch.paths`, so ``WFWATCH_HOME`` moves
+them with everything else.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
-
-APP_NAME = "wfwatch"
-POSITIONS_FILE = "devices.sqlite"
-CACHE_FILE = "events.sqlite"
-
-
-def default_state_dir() -> Path:
-    return Path(platformdirs.user_state_dir(APP_NAME))
-
-
-def default_cache_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME))
+from wfwatch import paths
 
 
 def positions_path(state_dir: Path | None) -> Path:
-    return (state_dir if state_dir is not None else default_state_dir()) / POSITIONS_FILE
+    return state_dir / paths.device_positions().name if state_dir is not None else paths.device_positions()
 
 
 def cache_path(cache_dir: Path | None) -> Path:
-    return (cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_FILE
+    return cache_dir / paths.event_cache().name if cache_dir is not None else paths.event_cache()

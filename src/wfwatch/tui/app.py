@@ -14,8 +14,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from wfwatch import preferences
+from wfwatch.hub import Hub
 from wfwatch.steering import SteeringError
-from wfwatch.tui.device import DeviceFactory
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import WatchScreen
@@ -30,6 +30,7 @@ WATCH_COMMANDS = (
     ("Send message", "Start a new turn", "send"),
     ("Cancel turn", "Cancel the running turn", "cancel_turn"),
     ("Maximise pane", "Toggle the focused pane full screen", "maximize_pane"),
+    ("Devices panel", "Every hub device on this session, with position and lag", "toggle_devices"),
 )
 
 
@@ -47,14 +48,14 @@ class WfwatchApp(App[None]):
         *,
         services: Services | None = None,
         open_session: str | None = None,
-        devices: DeviceFactory | None = None,
+        hub: Hub | None = None,
     ) -> None:
         super().__init__()
         self.preferences = preferences.load()
         if services is None:
             if client is None:
                 raise ValueError("WfwatchApp needs a Temporal client or services")
-            services = Services.for_client(client, open_device=devices)
+            services = Services.for_client(client, hub=hub)
         self.services = services
         self.devices = services.open_device
         self._open_session = open_session
@@ -67,6 +68,10 @@ class WfwatchApp(App[None]):
         self.push_screen(SessionsScreen())
         if self._open_session:
             self.open_session(self._open_session)
+
+    async def on_unmount(self) -> None:
+        if self.services.aclose is not None:
+            await self.services.aclose()
 
     def open_session(self, workflow_id: str) -> WatchScreen:
         screen = WatchScreen(workflow_id, self.devices)

@@ -1,53 +1,40 @@
-"""What a pane subscribes through: a device on a session, at its own offset.
+"""What a pane subscribes through: a hub device on a session, at its own offset.
 
 Panes consume three results — records, a gap, the end — from a
-:data:`DeviceFactory`. The default factory reads the workflow's stream
-directly with :class:`~wfwatch.stream.reader.StreamReader`; the hub's devices
-plug in through the same signature.
+:data:`DeviceFactory`. The real one, :func:`hub_devices`, opens a device on
+the app's :class:`~wfwatch.hub.Hub`: every pane on a session shares one
+upstream reader, and the hub tracks each pane's position (the devices
+panel lists them). Tests and the load benchmark plug deterministic feeds in
+through the same signature.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
-
-from temporalio.client import Client
 
 from wfwatch import events
-from wfwatch.sessions import turn_start_offset
-from wfwatch.stream.reader import Batch, End, Gap, StreamReader
-
-JoinMode = Literal["start", "live", "offset", "turn", "resume"]
+from wfwatch.hub import Delivery, EndOfStream, GapNotice, Hub, Join
 
 
-@dataclass(frozen=True, slots=True)
-class JoinSpec:
-    mode: JoinMode = "start"
-    offset: int | None = None
-    turn: int | None = None
-
-    def describe(self) -> str:
-        if self.mode == "offset":
-            return f"offset {self.offset}"
-        if self.mode == "turn":
-            return f"turn {self.turn}"
-        return self.mode
-
-
-def parse_join(text: str) -> JoinSpec:
+def parse_join(text: str) -> Join:
     """Parse ``start``, ``live``, ``resume``, ``offset N`` / ``N``, ``turn N``."""
     words = text.lower().split()
     if words in (["start"], ["0"]):
-        return JoinSpec("start")
-    if words in (["live"], ["resume"]):
-        return JoinSpec(words[0])  # type: ignore[arg-type]
+        return Join("start")
+    if words == ["live"]:
+        return Join("live")
+    if words == ["resume"]:
+        return Join("resume")
     if len(words) == 1 and words[0].isdigit():
-        return JoinSpec("offset", offset=int(words[0]))
+        return Join.at(int(words[0]))
     if len(words) == 2 and words[0] in ("offset", "turn") and words[1].isdigit():
         number = int(words[1])
-        return JoinSpec("offset", offset=number) if words[0] == "offset" else JoinSpec("turn", turn=number)
-    raise ValueError(f"cannot join at {text!r}: use start, live, resume, offset N or turn N (N >= 0)")
+        if words[0] == "offset":
+            return Join.at(number)
+        if number >= 1:
+            return Join.at_turn(number)
+    raise ValueError(f"cannot join at {text!r}: use start, live, resume, offset N (N >= 0) or turn N (N >= 1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,33 +57,40 @@ class DeviceEnd:
 
 
 DeviceResult = DeviceRecords | DeviceGap | DeviceEnd
-#: (session id, device name, join, resume offset or None) -> results
-DeviceFactory = Callable[[str, str, JoinSpec, int | None], AsyncIterator[DeviceResult]]
+#: (session id, device name, join, resume offset or None) -> results.
+#: ``resume_at`` is the pane's own next offset after a drop; it wins over ``join``.
+DeviceFactory = Callable[[str, str, Join, int | None], AsyncIterator[DeviceResult]]
 
 
-def direct_devices(client: Client) -> DeviceFactory:
-    """Devices that each read the workflow directly (no hub)."""
+def pane_device_id(session_id: str, name: str) -> str:
+    """A pane's device id: stable per session and pane name, so ``resume`` finds it next time."""
+    return f"tui:{session_id}:{name}"
 
-    async def open_device(
-        session_id: str, name: str, join: JoinSpec, resume_at: int | None
-    ) -> AsyncIterator[DeviceResult]:
-        reader = StreamReader(client, session_id)
-        if resume_at is not None:
-            reader.offset = resume_at
-        elif join.mode == "live":
-            reader.offset = await reader.head()
-        elif join.mode == "offset":
-            reader.offset = max(0, join.offset or 0)
-        elif join.mode == "turn":
-            reader.offset = await turn_start_offset(client, session_id, join.turn or 0)
-        head = 0
-        async for result in reader:
-            if isinstance(result, Batch):
-                head = max(head, result.next_offset)
-                yield DeviceRecords(result.records, result.next_offset, head)
-            elif isinstance(result, Gap):
-                yield DeviceGap(result.start, result.end)
-            elif isinstance(result, End):
-                yield DeviceEnd(result.status, result.next_offset)
+
+def hub_devices(hub: Hub) -> DeviceFactory:
+    """Panes as hub devices: one upstream read per session, however many panes watch it.
+
+    A drop (the pane's subscription cancelled) closes the device; the hub
+    keeps its position, and the devices panel shows it offline until the
+    pane reconnects from where it was.
+    """
+
+    async def open_device(session_id: str, name: str, join: Join, resume_at: int | None) -> AsyncIterator[DeviceResult]:
+        device = await hub.open_device(
+            session_id,
+            name=name,
+            join=Join.at(resume_at) if resume_at is not None else join,
+            device_id=pane_device_id(session_id, name),
+        )
+        try:
+            async for event in device:
+                if isinstance(event, Delivery):
+                    yield DeviceRecords(event.records, event.next_offset, device.info.head)
+                elif isinstance(event, GapNotice):
+                    yield DeviceGap(event.start, event.end)
+                elif isinstance(event, EndOfStream):
+                    yield DeviceEnd(event.status, event.next_offset)
+        finally:
+            await device.close()
 
     return open_device

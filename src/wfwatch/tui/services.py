@@ -1,8 +1,9 @@
 """Everything the dashboard needs from the layers below, in one object.
 
 The TUI never calls Temporal itself: it calls these functions. The default
-set is built from a Temporal client (and, when given, a hub); tests and the
-snapshot suite pass their own deterministic ones.
+set is built from a Temporal client and a :class:`~wfwatch.hub.Hub` the app
+owns (panes are hub devices); tests and the snapshot suite pass their own
+deterministic ones.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 from temporalio.client import Client
 
 from wfwatch import sessions, steering
 from wfwatch.agents.shared import SendResult
-from wfwatch.tui.device import DeviceFactory, direct_devices
+from wfwatch.hub import DeviceInfo, Hub, UpstreamStats
+from wfwatch.tui.device import DeviceFactory, hub_devices
 
 SessionLister = Callable[[str], Awaitable[list[sessions.SessionRow]]]
 
@@ -29,19 +30,41 @@ class Services:
     open_device: DeviceFactory
     send_message: Callable[[str, str], Awaitable[SendResult]]
     cancel_turn: Callable[[str], Awaitable[None]]
-    #: The hub's device table, when a hub is in use: () -> list of rows.
-    device_table: Callable[[], list[Any]] | None = None
+    #: The hub's devices on a session (open and saved), when a hub is in use.
+    device_table: Callable[[str], list[DeviceInfo]] | None = None
+    #: How the hub reads a session upstream, when a hub is in use.
+    upstream: Callable[[str], UpstreamStats] | None = None
+    #: Releases what the services hold (the hub: positions saved, readers stopped).
+    aclose: Callable[[], Awaitable[None]] | None = None
     monotonic: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
-    def for_client(cls, client: Client, *, open_device: DeviceFactory | None = None) -> Services:
+    def for_client(cls, client: Client, *, hub: Hub | None = None) -> Services:
+        """Services over ``client``; panes become devices of ``hub`` (a new one by default).
+
+        A hub created here is closed by :attr:`aclose`; one passed in belongs
+        to the caller.
+        """
+        own_hub = hub is None
+        the_hub = hub if hub is not None else Hub(client)
+
         async def lister(query: str) -> list[sessions.SessionRow]:
             return await sessions.list_sessions(client, query)
 
+        def table(session_id: str) -> list[DeviceInfo]:
+            return the_hub.devices(session_id)
+
+        async def close() -> None:
+            if own_hub:
+                await the_hub.aclose()
+
         return cls(
             list_sessions=lister,
-            open_device=open_device or direct_devices(client),
+            open_device=hub_devices(the_hub),
             send_message=partial(steering.send_message, client),
             cancel_turn=partial(steering.cancel_turn, client),
+            device_table=table,
+            upstream=the_hub.upstream_stats,
+            aclose=close,
         )

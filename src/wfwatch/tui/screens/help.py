@@ -10,9 +10,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 ABOUT = (
-    "Each pane is a device: its own subscription at its own offset. Join modes: "
-    "start (offset 0), live (the current head), offset N, turn N, resume (where this device left off). "
+    "Each pane is a hub device: its own position on the session, while the hub reads the session "
+    "from Temporal once for all of them. Join modes: start (offset 0), live (the current head), "
+    "offset N, turn N, resume (where this pane's device left off, even in an earlier run). "
     "Drop a pane to simulate a network cut; reconnect and it catches up from its position. "
+    "The devices panel (p) lists every device with its position and lag. "
     "The raw view lists every event with its offset, superseded retry attempts struck through."
 )
 

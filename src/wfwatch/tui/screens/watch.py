@@ -9,10 +9,12 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from wfwatch.tui.device import DeviceFactory, JoinSpec, parse_join
+from wfwatch.hub import Join
+from wfwatch.tui.device import DeviceFactory, parse_join
+from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.pane import Pane
 
-JOIN_CYCLE = (JoinSpec("start"), JoinSpec("live"))
+JOIN_CYCLE = (Join("start"), Join("live"))
 
 
 class WatchScreen(Screen[None]):
@@ -24,6 +26,7 @@ class WatchScreen(Screen[None]):
         Binding("0", "replay", "Replay from 0", id="watch.replay"),
         Binding("m", "maximize_pane", "Maximise", id="watch.maximize"),
         Binding("j", "join", "Join at…", id="watch.join"),
+        Binding("p", "toggle_devices", "Devices", id="watch.toggle_devices"),
         Binding("s", "send", "Send message", id="watch.send"),
         Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
         Binding("escape", "app.pop_screen", "Sessions", id="watch.back"),
@@ -41,20 +44,28 @@ class WatchScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Horizontal(id="panes")
+        services = self.app.services  # type: ignore[attr-defined]
+        yield DevicesPanel(self.session_id, services.device_table, services.upstream, services.now)
         yield Input(id="prompt")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = self.session_id
         self.query_one("#prompt").display = False
+        self.query_one(DevicesPanel).display = False
         self._prompt_purpose = "message"
-        self.add_pane(JoinSpec("start")).focus()
+        self.add_pane(self._default_join()).focus()
+
+    def _default_join(self) -> Join:
+        """The first pane joins as the preferences say (``start`` unless changed)."""
+        mode = self.app.preferences.default_join  # type: ignore[attr-defined]
+        return Join(mode) if mode in ("start", "live", "resume") else Join("start")
 
     @property
     def panes(self) -> list[Pane]:
         return list(self.query(Pane))
 
-    def add_pane(self, join: JoinSpec) -> Pane:
+    def add_pane(self, join: Join) -> Pane:
         self._device_count += 1
         pane = Pane(self.session_id, f"pane-{self._device_count}", join, self._open_device)
         self.query_one("#panes").mount(pane)
@@ -104,7 +115,12 @@ class WatchScreen(Screen[None]):
     def action_replay(self) -> None:
         pane = self._focused_pane()
         if pane is not None:
-            pane.connect(JoinSpec("start"))
+            pane.connect(Join("start"))
+
+    def action_toggle_devices(self) -> None:
+        panel = self.query_one(DevicesPanel)
+        panel.display = not panel.display
+        panel.refresh_rows()
 
     def action_maximize_pane(self) -> None:
         pane = self._focused_pane()

@@ -19,9 +19,10 @@ from textual.message import Message
 from textual.widgets import Static
 
 from wfwatch import events
+from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
-from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceRecords, JoinSpec
+from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceRecords
 from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import RawLog
 from wfwatch.tui.widgets.timeline import Timeline
@@ -55,7 +56,7 @@ class Pane(Vertical):
             self.pane = pane
             self.status = status
 
-    def __init__(self, session_id: str, device_name: str, join: JoinSpec, open_device: DeviceFactory) -> None:
+    def __init__(self, session_id: str, device_name: str, join: Join, open_device: DeviceFactory) -> None:
         super().__init__(classes="pane")
         self.session_id = session_id
         self.device_name = device_name
@@ -95,13 +96,16 @@ class Pane(Vertical):
     def connected(self) -> bool:
         return self.stats.state in ("live", "catching up", "connecting", "ended")
 
-    def connect(self, join: JoinSpec | None = None) -> None:
+    def connect(self, join: Join | None = None) -> None:
         """(Re)start the subscription: resume from where this pane is, or ``join``."""
         if join is not None:
+            # An explicit join is a new position: the pane shows what the
+            # device receives from there, not a splice onto what it had.
             self.join = join
-            if join.mode == "start" or (join.mode == "offset" and (join.offset or 0) < self.reducer.next_offset):
-                self.reducer = Reducer()
-                self.records.clear()
+            self.reducer = Reducer()
+            self.records.clear()
+            self.stats = PaneStats(head=self.stats.head)
+            self._rate_window.clear()
             self._next_offset = None
         resume_at = self._next_offset
         self.stats.state = "connecting"
@@ -213,4 +217,4 @@ class Pane(Vertical):
         return text
 
 
-PaneFactory = Callable[[str, str, JoinSpec], Pane]
+PaneFactory = Callable[[str, str, Join], Pane]
