@@ -14,7 +14,7 @@ from wfwatch.agents.model import scripted_texts
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import reduce
-from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, read_all
+from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, StreamReadError, read_all
 
 
 async def start_session(client: Client, task_queue: str, **fields: object) -> WorkflowHandle[AgentSession, object]:
@@ -132,3 +132,14 @@ async def test_unknown_workflow_is_a_clear_error(client: Client) -> None:
     with pytest.raises(StreamNotFound, match="no workflow 'no-such-session'"):
         async for _ in reader:
             pass
+
+
+async def test_head_query_without_a_worker_fails_in_bounded_time_with_a_reason(client: Client, task_queue: str) -> None:
+    # No worker fixture: nobody polls this queue, so nobody can answer the query.
+    handle = await start_session(client, task_queue, messages=["anyone?"])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(StreamReadError, match="no worker answered a query"):
+        await StreamReader(client, handle.id).head()
+    assert loop.time() - started < 20
+    await handle.terminate()

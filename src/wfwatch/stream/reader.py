@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from temporalio.api.common.v1 import Payload
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 POLL = "__temporal_workflow_stream_poll"
 OFFSET_QUERY = "__temporal_workflow_stream_offset"
+#: Queries are answered by a worker; without one the server would hold the call ~30 s.
+QUERY_TIMEOUT = timedelta(seconds=10)
 _TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED)
 _TRUNCATED = "TruncatedOffset"
 _DRAINING = "StreamDraining"
@@ -170,7 +173,7 @@ class StreamReader:
     async def head(self) -> int:
         """The stream's current head offset (the offset the next item will get)."""
         try:
-            return int(await self._handle.query(OFFSET_QUERY, result_type=int))
+            return int(await self._handle.query(OFFSET_QUERY, result_type=int, rpc_timeout=QUERY_TIMEOUT))
         except (RPCError, WorkflowQueryFailedError) as err:
             raise self._explain(err) from err
 
@@ -319,7 +322,10 @@ class StreamReader:
         self.stats.queries += 1
         try:
             result: PollResult = await self._handle.query(
-                POLL, PollInput(topics=self._topics, from_offset=offset), result_type=PollResult
+                POLL,
+                PollInput(topics=self._topics, from_offset=offset),
+                result_type=PollResult,
+                rpc_timeout=QUERY_TIMEOUT,
             )
         except WorkflowQueryFailedError as err:
             raise self._explain(err) from err
@@ -364,6 +370,11 @@ class StreamReader:
             return StreamNotFound(
                 f"no workflow {self.workflow_id!r} in namespace {self._client.namespace!r} "
                 "(is the id right? is --address/--namespace right?)"
+            )
+        if isinstance(err, RPCError) and (err.status == RPCStatusCode.DEADLINE_EXCEEDED or "Timeout expired" in text):
+            return StreamReadError(
+                f"no worker answered a query on {self.workflow_id!r} within {QUERY_TIMEOUT.total_seconds():.0f} s "
+                "(queries are answered by the workflow's worker: is one polling its task queue?)"
             )
         if _lacks_stream(text) or (isinstance(err, WorkflowQueryFailedError) and "not found" in text.lower()):
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
