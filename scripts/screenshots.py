@@ -78,6 +78,7 @@ async def shoot_team(client: Client) -> None:
         await pilot.pause(4.0)
         screen.panes[0].focus()
         await pilot.press("d")  # the first pane drops off the network
+        await pilot.press("p")  # the devices panel: the hub's view of the three panes
         await pilot.pause(1.0)
         app.save_screenshot("watch-three-panes.svg", str(OUT))
 

@@ -24,7 +24,8 @@ def bindings_table(title: str, screen_type: type[Screen[None]]) -> Table:
     table.add_column("key", style="bold", width=12)
     table.add_column("action")
     for binding in screen_type.BINDINGS:
-        if isinstance(binding, Binding) and binding.show:
+        # Every described binding, including those kept out of the footer for space.
+        if isinstance(binding, Binding) and binding.description:
             table.add_row(binding.key_display or binding.key, binding.description)
     return table
 

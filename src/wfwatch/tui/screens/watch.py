@@ -20,18 +20,28 @@ JOIN_CYCLE = (Join("start"), Join("live"))
 class WatchScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "add_pane", "Add pane", id="watch.add_pane"),
-        Binding("x", "close_pane", "Close pane", id="watch.close_pane"),
+        Binding("x", "close_pane", "Close pane", show=False, id="watch.close_pane"),
         Binding("d", "toggle_connection", "Drop/reconnect", id="watch.toggle_connection"),
         Binding("v", "toggle_raw", "Raw view", id="watch.toggle_raw"),
-        Binding("0", "replay", "Replay from 0", id="watch.replay"),
-        Binding("m", "maximize_pane", "Maximise", id="watch.maximize"),
+        Binding("0", "replay", "Replay from 0", show=False, id="watch.replay"),
+        Binding("m", "maximize_pane", "Maximise", show=False, id="watch.maximize"),
         Binding("j", "join", "Join at…", id="watch.join"),
         Binding("p", "toggle_devices", "Devices", id="watch.toggle_devices"),
         Binding("s", "send", "Send message", id="watch.send"),
         Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
         Binding("escape", "app.pop_screen", "Sessions", id="watch.back"),
         Binding("question_mark", "app.help", "Help", id="watch.help"),
-        *[Binding(str(n), f"focus_pane({n})", show=False, id=f"watch.focus_{n}") for n in range(1, 10)],
+        *[
+            Binding(
+                str(n),
+                f"focus_pane({n})",
+                "Focus pane N" if n == 1 else "",  # one help row stands for all nine
+                show=False,
+                key_display="1…9" if n == 1 else None,
+                id=f"watch.focus_{n}",
+            )
+            for n in range(1, 10)
+        ],
     ]
 
     def __init__(self, session_id: str, open_device: DeviceFactory) -> None:

@@ -204,7 +204,7 @@ class Pane(Vertical):
         state_style = {"live": "green", "ended": "blue", "disconnected": "red", "error": "red"}.get(
             self.stats.state, "yellow"
         )
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.device_name} ", style="reverse")
         text.append(f" {self.stats.state} ", style=state_style)
         text.append(
