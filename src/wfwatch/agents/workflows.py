@@ -147,6 +147,10 @@ class AgentSession:
             if self._should_rollover():
                 await self._rollover()
         self._publish(events.SessionFinished(status="completed"))
+        # Release waiting readers with the final batch (they then see the run
+        # closed and drain by Query) instead of leaving Updates unfinished.
+        self.stream.detach_pollers()
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return SessionResult(turns=self.state.turn, status="completed", runs=self.state.runs)
 
     async def _next_message(self) -> bool:

@@ -207,9 +207,9 @@ class Pane(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.device_name} ", style="reverse")
         text.append(f" {self.stats.state} ", style=state_style)
-        text.append(
-            f" {position}/{self.stats.head}  lag {lag}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}"
-        )
+        # A dropped device cannot know how far the head moved: say so rather than "lag 0".
+        head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
+        text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}")
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
         if self.stats.error:
