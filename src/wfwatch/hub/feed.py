@@ -136,6 +136,8 @@ class SessionFeed:
         self.restarts = 0
         self.errors = 0
         self.last_error = ""
+        # What stopped the last upstream reader, while the next one is not yet running.
+        self._trouble = ""
 
     # --- setting up ------------------------------------------------------------
 
@@ -320,6 +322,13 @@ class SessionFeed:
         return self._upstream is not None and not self._upstream.done()
 
     @property
+    def trouble(self) -> str:
+        """What keeps the upstream from reading right now ("" when it reads fine)."""
+        if not self.running or self.end is not None:
+            return ""
+        return self._reader.trouble if self._reader is not None else self._trouble
+
+    @property
     def caught_up(self) -> bool:
         return self.running and self._reader is not None and self._reader.caught_up
 
@@ -357,6 +366,7 @@ class SessionFeed:
                         self.mark_end(result.status, result.next_offset)
                         return
                     backoff = 0.5
+                    self._trouble = ""
                 return
             except StreamNotFound as err:
                 # The workflow vanished while we read it: nothing more will come.
@@ -368,7 +378,7 @@ class SessionFeed:
                 raise
             except Exception as err:
                 self.errors += 1
-                self.last_error = str(err)
+                self.last_error = self._trouble = str(err)
                 log.warning("upstream of %s failed (%s); retrying in %.1fs", self.session_id, err, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

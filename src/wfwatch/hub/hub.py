@@ -271,6 +271,7 @@ class Hub:
             connected=feed.connected + sum(1 for d in direct if d.connected),
             direct_devices=len(direct),
             direct_updates=direct_updates,
+            trouble=feed.trouble,
         )
 
     def sessions(self) -> list[str]:

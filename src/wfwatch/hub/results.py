@@ -152,6 +152,8 @@ class UpstreamStats:
     connected: int
     direct_devices: int
     direct_updates: int
+    #: What keeps the upstream from reading right now (a server outage...); "" when fine.
+    trouble: str = ""
 
 
 class HubError(Exception):

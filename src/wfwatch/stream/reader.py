@@ -23,10 +23,11 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
@@ -44,6 +45,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from wfwatch import events
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POLL = "__temporal_workflow_stream_poll"
 OFFSET_QUERY = "__temporal_workflow_stream_offset"
@@ -164,6 +166,8 @@ class StreamReader:
         self.stats = ReaderStats()
         self._run_id = ""
         self._idle_polls = 0
+        #: What is wrong while the reader retries through an outage ("" when reading fine).
+        self.trouble = ""
         #: Seconds of server unavailability a read rides out before failing.
         self.outage_tolerance = outage_tolerance
         # A run that refused more Updates (Temporal's per-run Update limit) is
@@ -207,11 +211,19 @@ class StreamReader:
     # --- the pieces --------------------------------------------------------
 
     async def _status(self) -> WorkflowExecutionStatus:
-        """Describe the workflow, riding out a server outage of up to ``outage_tolerance`` seconds.
+        description = await self._ride_out_outage("describing", self._handle.describe)
+        self._note_run(description.run_id)
+        if description.status is None:
+            raise StreamReadError(f"workflow {self.workflow_id!r} has no status")
+        return description.status
+
+    async def _ride_out_outage(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``, retrying transient failures for up to ``outage_tolerance`` seconds.
 
         A reader's client may have been built to fail fast on a dead address
         (``connect()`` does that), so an outage mid-stream would otherwise end
-        the read within a second; here transient errors back off 0.5 → 5 s.
+        the read within a second; here transient errors back off 0.5 → 5 s,
+        and :attr:`trouble` says what is wrong meanwhile.
         """
         loop = asyncio.get_running_loop()
         give_up_at, delay = loop.time() + self.outage_tolerance, 0.5
@@ -219,12 +231,12 @@ class StreamReader:
             try:
                 # A client with default retries may itself retry one call for
                 # long; the bound keeps the whole outage within the tolerance.
-                budget = max(give_up_at - loop.time(), 1.0)
-                description = await asyncio.wait_for(self._handle.describe(), budget)
-                break
+                result = await asyncio.wait_for(call(), max(give_up_at - loop.time(), 1.0))
+                self.trouble = ""
+                return result
             except (RPCError, TimeoutError) as err:
-                transient = isinstance(err, TimeoutError) or err.status in _TRANSIENT
-                if not transient or loop.time() >= give_up_at:
+                if not _is_transient(err) or loop.time() >= give_up_at:
+                    self.trouble = ""
                     if isinstance(err, TimeoutError):
                         raise StreamReadError(
                             f"the Temporal server has not answered for {self.outage_tolerance:.0f} s "
@@ -232,14 +244,10 @@ class StreamReader:
                         ) from err
                     raise self._explain(err) from err
                 self.stats.errors += 1
-                message = err.message if isinstance(err, RPCError) else "no answer"
-                log.warning("describing %s: %s; retrying in %.1f s", self.workflow_id, message, delay)
+                self.trouble = err.message if isinstance(err, RPCError) else "the server does not answer"
+                log.warning("%s %s: %s; retrying in %.1f s", what, self.workflow_id, self.trouble, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self._note_run(description.run_id)
-        if description.status is None:
-            raise StreamReadError(f"workflow {self.workflow_id!r} has no status")
-        return description.status
 
     def _note_run(self, run_id: str | None) -> None:
         """Record the run being read; a new one after the first is a rollover followed."""
@@ -267,6 +275,7 @@ class StreamReader:
             # visible here: the Update names the run that accepted it.
             self._note_run(handle.workflow_run_id)
             result: PollResult = await handle.result()
+            self.trouble = ""
             return result
         except WorkflowUpdateFailedError as err:
             cause = getattr(err.cause, "type", None)
@@ -299,6 +308,7 @@ class StreamReader:
         except RPCError as err:
             await self._on_rpc_error(err)
             return None
+        self.trouble = ""
         if not result.items and not result.more_ready:
             await asyncio.sleep(self.poll_interval)
             self._idle_polls += 1
@@ -311,8 +321,9 @@ class StreamReader:
         if err.status == RPCStatusCode.NOT_FOUND:
             # The run we polled closed (or the id never existed): re-describe.
             raise _RunChanged() from err
-        if err.status in _TRANSIENT:
+        if _is_transient(err):
             self.stats.errors += 1
+            self.trouble = err.message
             log.warning("reading %s: %s; retrying", self.workflow_id, err.message)
             await asyncio.sleep(0.5)
             raise _RunChanged() from err
@@ -334,10 +345,7 @@ class StreamReader:
     async def _drain_closed(self, status: str) -> AsyncIterator[ReadResult]:
         """Read what a closed run still retains via Query, then end."""
         while True:
-            try:
-                result = await self._query(self.offset)
-            except RPCError as err:
-                raise self._explain(err) from err
+            result = await self._ride_out_outage("querying", partial(self._query, self.offset))
             for item in self._split(result):
                 yield item
             if not result.more_ready:
@@ -379,6 +387,16 @@ class StreamReader:
         if _lacks_stream(text) or (isinstance(err, WorkflowQueryFailedError) and "not found" in text.lower()):
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
         return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
+
+
+def _is_transient(err: RPCError | TimeoutError) -> bool:
+    """Worth retrying: the server is away or slow, or a query had no answer in time."""
+    if isinstance(err, TimeoutError):
+        return True
+    if err.status in _TRANSIENT:
+        return True
+    # An rpc_timeout surfaces as CANCELLED "Timeout expired" from the SDK's core.
+    return err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message
 
 
 def _lacks_stream(text: str) -> bool:

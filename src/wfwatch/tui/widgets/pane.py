@@ -28,6 +28,7 @@ from wfwatch.tui.widgets.raw_log import RawLog
 from wfwatch.tui.widgets.timeline import Timeline
 
 FLUSH_INTERVAL = 1 / 20
+UPSTREAM_CHECK_INTERVAL = 0.5
 RAW_KEEP = 2000
 
 
@@ -74,6 +75,7 @@ class Pane(Vertical):
         self._timeline = Timeline("", markup=False)
         self._raw = RawLog()
         self._next_offset: int | None = None
+        self._upstream_checked = 0.0
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -129,6 +131,7 @@ class Pane(Vertical):
                     self.stats.head = max(self.stats.head, result.head)
                     self._next_offset = result.next_offset
                     self.stats.state = "live" if result.next_offset >= result.head else "catching up"
+                    self.stats.error = ""
                 elif isinstance(result, DeviceGap):
                     self.stats.gaps += 1
                     self.records.append(
@@ -156,8 +159,25 @@ class Pane(Vertical):
         self._lane_row.display = not self.raw_mode
         self._dirty = True
 
+    def _check_upstream(self, now: float) -> None:
+        """Show a server outage the hub is riding out, instead of a silent "live"."""
+        upstream = self.app.services.upstream  # type: ignore[attr-defined]
+        if upstream is None or now - self._upstream_checked < UPSTREAM_CHECK_INTERVAL:
+            return
+        self._upstream_checked = now
+        trouble = upstream(self.session_id).trouble
+        if trouble and self.stats.state in ("live", "catching up", "connecting"):
+            self.stats.state = "reconnecting"
+            self.stats.error = sanitize(trouble.splitlines()[0])
+            self._dirty = True
+        elif not trouble and self.stats.state == "reconnecting":
+            self.stats.state = "live"
+            self.stats.error = ""
+            self._dirty = True
+
     def _flush(self) -> None:
         now = self.app.services.monotonic()  # type: ignore[attr-defined]
+        self._check_upstream(now)
         self._rate_window.append((now, self.stats.received))
         first_t, first_n = self._rate_window[0]
         self.stats.rate = (self.stats.received - first_n) / (now - first_t) if now > first_t else 0.0
