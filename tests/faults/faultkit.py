@@ -6,7 +6,7 @@ Everything here drives real processes on loopback:
   so it can be SIGKILLed and started again at the same address on the same
   database (clients reconnect by themselves), or frozen with SIGSTOP to
   simulate a network partition that loses no state;
-* :func:`worker_processes` — demo-agent workers in subprocesses, so a test
+* ``worker_process.worker_processes`` (tests/support) — demo-agent workers in subprocesses, so a test
   can SIGKILL one (the script is shared with the integration suite);
 * :class:`ReaderTap` and :class:`HubTap` — a device reading through a bare
   :class:`~wfwatch.stream.reader.StreamReader` or through the hub, that
@@ -27,10 +27,9 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,6 @@ from wfwatch.temporal.server import EmbeddedServer
 
 HERE = Path(__file__).resolve().parent
 #: The integration suite's worker-in-a-subprocess script (prints ``ready``).
-WORKER_SCRIPT = HERE.parent / "integration" / "_support" / "worker_process.py"
 HUB_SCRIPT = HERE / "_support" / "hub_process.py"
 
 
@@ -163,38 +161,6 @@ async def own_server(db_path: Path, **kwargs: Any) -> AsyncIterator[OwnServer]:
 
 
 # --- workers in subprocesses -------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def worker_processes(
-    address: str, namespace: str, task_queue: str
-) -> AsyncIterator[Callable[[], Awaitable[asyncio.subprocess.Process]]]:
-    """Yields ``spawn()``, which starts a worker subprocess and waits until it polls."""
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def spawn() -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER_SCRIPT),
-            address,
-            namespace,
-            task_queue,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
-        assert line.strip() == b"ready", line
-        return proc
-
-    try:
-        yield spawn
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
 
 
 # --- sessions and what an undisturbed run shows ---------------------------------------

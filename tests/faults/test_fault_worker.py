@@ -22,9 +22,9 @@ from faultkit import (
     start_session,
     undisturbed_text,
     verdict,
-    worker_processes,
 )
 from temporalio.client import Client
+from worker_process import worker_processes
 
 from wfwatch import events
 from wfwatch.agents.shared import ModelSpec

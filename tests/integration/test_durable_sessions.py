@@ -8,18 +8,16 @@ and against the scripted model's known output (``scripted_texts``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import signal
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
+from worker_process import worker_processes
 
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts, tokenize
@@ -28,9 +26,6 @@ from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import Reducer, SessionView, reduce
 from wfwatch.stream.reader import Batch, End, Gap, StreamReader, read_all
 from wfwatch.temporal.server import EmbeddedServer
-
-WORKER_SCRIPT = Path(__file__).parent / "_support" / "worker_process.py"
-
 
 # --- helpers ------------------------------------------------------------------
 
@@ -142,37 +137,6 @@ def prefix_checker(expected: dict[str, str]) -> Callable[[SessionView], None]:
     return check
 
 
-@contextlib.asynccontextmanager
-async def worker_processes(
-    server: EmbeddedServer, task_queue: str
-) -> AsyncIterator[Callable[[], Awaitable[asyncio.subprocess.Process]]]:
-    """Yields ``spawn()`` which starts a worker subprocess and waits until it polls."""
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def spawn() -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER_SCRIPT),
-            server.address,
-            server.namespace,
-            task_queue,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
-        assert line.strip() == b"ready", line
-        return proc
-
-    try:
-        yield spawn
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-
-
 # --- 1. retry canonicalization ------------------------------------------------------
 
 
@@ -263,7 +227,7 @@ async def test_worker_sigkilled_mid_answer_then_restarted(
         "t1-plan": scripted_texts(model, prompt, "planner")[1],
         "t1-answer": scripted_texts(model, prompt, "writer")[1],
     }
-    async with worker_processes(temporal_server, task_queue) as spawn:
+    async with worker_processes(temporal_server.address, temporal_server.namespace, task_queue) as spawn:
         first = await spawn()
         handle = await start_session(client, task_queue, messages=[prompt], model=model)
         live = Device(client, handle.id, on_batch=prefix_checker(expected))
@@ -549,7 +513,7 @@ async def test_scripted_hard_crash_fault_kills_the_worker_and_the_session_recove
     clean = ModelSpec(tokens_per_second=200, answer_words=40, reasoning_words=4)
     monkeypatch.setenv("WFWATCH_ALLOW_CRASH", "1")
     crashes = 0
-    async with worker_processes(temporal_server, task_queue) as spawn:
+    async with worker_processes(temporal_server.address, temporal_server.namespace, task_queue) as spawn:
         current = await spawn()
         handle = await start_session(client, task_queue, messages=[prompt], model=model, llm_heartbeat_timeout=2.0)
         result_task = asyncio.ensure_future(handle.result())
