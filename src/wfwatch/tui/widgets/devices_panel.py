@@ -43,13 +43,19 @@ def seen_ago(last_seen: float, now: datetime) -> str:
 def upstream_line(stats: UpstreamStats) -> Text:
     text = Text()
     text.append(" upstream ", style="reverse")
-    state = f"ended: {stats.ended}" if stats.ended else "reading" if stats.running else "idle"
+    if stats.ended:
+        state = f"ended: {stats.ended}"
+    elif stats.trouble:
+        state = "reconnecting"
+    else:
+        state = "reading" if stats.running else "idle"
     text.append(
         f" {state}, {stats.mode} mode  updates {stats.updates}  queries {stats.queries}  "
         f"head {stats.head}  devices {stats.devices} ({stats.connected} connected)"
     )
-    if stats.last_error:
-        text.append(f"  {sanitize(stats.last_error)}", style="red")
+    if stats.trouble or stats.last_error:
+        # Now-trouble first; otherwise the last error, which may be history.
+        text.append(f"  {sanitize((stats.trouble or 'last error: ' + stats.last_error).splitlines()[0])}", style="red")
     return text
 
 
