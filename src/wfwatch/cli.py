@@ -199,7 +199,8 @@ async def _tail(
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
 
     client = await connect(options)
-    reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode)  # type: ignore[arg-type]
+    # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
+    reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode, catch_up_by_query=True)  # type: ignore[arg-type]
     out = sys.stdout
     try:
         if live:

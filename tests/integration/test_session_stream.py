@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.worker import Worker
 
 from wfwatch import events
@@ -142,4 +144,34 @@ async def test_head_query_without_a_worker_fails_in_bounded_time_with_a_reason(c
     with pytest.raises(StreamReadError, match="no worker answered a query"):
         await StreamReader(client, handle.id).head()
     assert loop.time() - started < 20
+    await handle.terminate()
+
+
+async def test_catch_up_by_query_reads_a_long_backlog_without_updates(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    """Behind the head, polls return ~1 MB and say more is ready; Query reads those, Updates only the tail."""
+    handle = await start_session(client, task_queue, messages=[], idle_timeout=60)
+    stream = WorkflowStreamClient.create(client, handle.id, batch_interval=timedelta(milliseconds=20))
+    async with stream:
+        for n in range(3):
+            stream.topic("bulk").publish({"n": n, "blob": "x" * 600_000})
+            await stream.flush()
+    head = await StreamReader(client, handle.id).head()
+
+    async def read_to_head(reader: StreamReader) -> list[int]:
+        offsets: list[int] = []
+        async for result in reader:
+            if isinstance(result, Batch):
+                offsets.extend(offsets_of(result.records))
+            if reader.offset >= head:
+                return offsets
+        raise AssertionError("stream ended before the head")
+
+    by_query = StreamReader(client, handle.id, catch_up_by_query=True)
+    by_update = StreamReader(client, handle.id)
+    assert await read_to_head(by_query) == list(range(head))
+    assert await read_to_head(by_update) == list(range(head))
+    assert by_query.stats.updates == 0 and by_query.stats.queries >= 3, by_query.stats
+    assert by_update.stats.updates >= 3 and by_update.stats.queries == 0, by_update.stats
     await handle.terminate()

@@ -14,15 +14,12 @@ additions the hub needs:
 * it counts Update polls in flight, so tests and the dashboard can check the
   hub never has more than one outstanding per session.
 
-The base class has no public hook for the first two, so this subclass
-overrides its ``_split`` and ``_poll_update``; the suggested public hook is
-described in the hub's report (a ``raw`` flag on ``Batch`` and a
-``more_ready`` field).
+The first is the base reader's ``batch_from`` hook, the second its
+``catch_up_by_query`` option, the third its Update stats.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +28,7 @@ from temporalio.contrib.workflow_streams import PollResult
 from temporalio.service import RPCError, RPCStatusCode
 
 from wfwatch.hub.codec import RawItem, decode_raw, raw_from_wire
-from wfwatch.stream.reader import Batch, Gap, ReadMode, ReadResult, StreamNotFound, StreamReader
+from wfwatch.stream.reader import Batch, ReadMode, StreamNotFound, StreamReader
 
 CLOSED_STATUS = {
     WorkflowExecutionStatus.COMPLETED: "completed",
@@ -64,44 +61,30 @@ class UpstreamReader(StreamReader):
         live_mode: ReadMode,
         poll_interval: float = 0.05,
     ) -> None:
-        super().__init__(client, workflow_id, from_offset=from_offset, mode="query", poll_interval=poll_interval)
+        super().__init__(
+            client,
+            workflow_id,
+            from_offset=from_offset,
+            mode=live_mode,
+            poll_interval=poll_interval,
+            catch_up_by_query=True,
+        )
         self.live_mode: ReadMode = live_mode
-        #: True once a poll came back with nothing more ready (we are at the head).
-        self.caught_up = False
-        self.updates_in_flight = 0
-        self.max_updates_in_flight = 0
-        self.last_poll_started = 0.0
 
-    async def _poll_update(self) -> PollResult | None:
-        self.updates_in_flight += 1
-        self.max_updates_in_flight = max(self.max_updates_in_flight, self.updates_in_flight)
-        self.last_poll_started = time.monotonic()
-        try:
-            return await super()._poll_update()
-        finally:
-            self.updates_in_flight -= 1
-
-    def _split(self, result: PollResult) -> list[ReadResult]:
+    def batch_from(self, result: PollResult) -> RawBatch | None:
+        """Keep each item's raw bytes for the cache, and decode each item once."""
         raw = [raw_from_wire(item.offset, item.topic, item.data) for item in result.items]
-        records = [decode_raw(item) for item in raw]
-        out: list[ReadResult] = []
-        if records and records[0].offset > self.offset:
-            out.append(Gap(self.offset, records[0].offset))
-        elif not records and result.next_offset > self.offset:
-            out.append(Gap(self.offset, result.next_offset))
-        if records:
-            self.stats.items += len(records)
-            out.append(RawBatch(records, result.next_offset, self._run_id, raw=raw))
-        if result.next_offset > self.offset:
-            self.offset = result.next_offset
-        self.caught_up = not result.more_ready
-        self.mode = "query" if result.more_ready else self.live_mode
-        return out
+        if not raw:
+            return None
+        return RawBatch([decode_raw(item) for item in raw], result.next_offset, self.run_id, raw=raw)
 
     @property
-    def run_id(self) -> str:
-        """The run currently being read (empty before the first describe)."""
-        return self._run_id
+    def updates_in_flight(self) -> int:
+        return self.stats.updates_in_flight
+
+    @property
+    def max_updates_in_flight(self) -> int:
+        return self.stats.max_updates_in_flight
 
     async def query_page(self, offset: int) -> PollResult:
         """One poll Query from ``offset`` (≤ ~1 MB): a bounded read of retained items."""

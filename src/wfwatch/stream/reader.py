@@ -108,6 +108,9 @@ class ReaderStats:
     rollovers: int = 0
     errors: int = 0
     update_limit_fallbacks: int = 0
+    #: Update polls outstanding now, and the most ever at once (the design keeps it at 1).
+    updates_in_flight: int = 0
+    max_updates_in_flight: int = 0
     runs: list[str] = field(default_factory=list)
 
 
@@ -139,7 +142,12 @@ class StreamReader:
     latency, one Update per delivered batch in the workflow's history);
     ``mode="query"`` polls the Query every ``poll_interval`` (no history
     growth, latency up to the interval). Closed workflows are always read by
-    Query.
+    Query. With ``catch_up_by_query`` a reader that is behind (the last poll
+    said more is ready) reads by Query until it reaches the head, then by
+    ``mode``: a long backlog costs no Updates and adds nothing to history.
+
+    Subclasses that need more than decoded records per batch (the hub keeps
+    each item's raw bytes for its cache) override :meth:`batch_from`.
     """
 
     def __init__(
@@ -153,6 +161,7 @@ class StreamReader:
         poll_interval: float = 0.05,
         run_id: str | None = None,
         outage_tolerance: float = 30.0,
+        catch_up_by_query: bool = False,
     ) -> None:
         if from_offset < 0:
             raise ValueError(f"offset must be >= 0, got {from_offset}")
@@ -170,6 +179,9 @@ class StreamReader:
         self.trouble = ""
         #: Seconds of server unavailability a read rides out before failing.
         self.outage_tolerance = outage_tolerance
+        self.catch_up_by_query = catch_up_by_query
+        #: False while the last poll said more is ready (we are behind the head).
+        self.caught_up = False
         # A run that refused more Updates (Temporal's per-run Update limit) is
         # read by Query until the workflow continues as new.
         self._query_only_run: str | None = None
@@ -196,7 +208,7 @@ class StreamReader:
                 status = await self._status()
                 continue
             try:
-                if self.mode == "update" and self._query_only_run != self._run_id:
+                if self._polls_by_update():
                     polled = await self._poll_update()
                 else:
                     polled = await self._poll_query_running()
@@ -208,7 +220,22 @@ class StreamReader:
             for item in self._split(polled):
                 yield item
 
+    @property
+    def run_id(self) -> str:
+        """The run currently being read (empty before the first describe)."""
+        return self._run_id
+
+    def batch_from(self, result: PollResult) -> Batch | None:
+        """The batch for a poll result's items (``None`` if it has none); a subclass hook."""
+        records = to_records(result)
+        return Batch(records, result.next_offset, self._run_id) if records else None
+
     # --- the pieces --------------------------------------------------------
+
+    def _polls_by_update(self) -> bool:
+        if self.mode != "update" or self._query_only_run == self._run_id:
+            return False
+        return self.caught_up or not self.catch_up_by_query
 
     async def _status(self) -> WorkflowExecutionStatus:
         description = await self._ride_out_outage("describing", self._handle.describe)
@@ -264,6 +291,14 @@ class StreamReader:
 
     async def _poll_update(self) -> PollResult | None:
         self.stats.updates += 1
+        self.stats.updates_in_flight += 1
+        self.stats.max_updates_in_flight = max(self.stats.max_updates_in_flight, self.stats.updates_in_flight)
+        try:
+            return await self._long_poll()
+        finally:
+            self.stats.updates_in_flight -= 1
+
+    async def _long_poll(self) -> PollResult | None:
         try:
             handle = await self._handle.start_update(
                 POLL,
@@ -355,17 +390,18 @@ class StreamReader:
     def _split(self, result: PollResult) -> list[ReadResult]:
         """Turn a poll result into a Gap (if offsets were skipped) and a Batch."""
         out: list[ReadResult] = []
-        records = to_records(result)
-        if records and records[0].offset > self.offset and not self._topics:
-            out.append(Gap(self.offset, records[0].offset))
-        elif not records and result.next_offset > self.offset and not self._topics:
+        batch = self.batch_from(result)
+        if batch is not None and batch.records[0].offset > self.offset and not self._topics:
+            out.append(Gap(self.offset, batch.records[0].offset))
+        elif batch is None and result.next_offset > self.offset and not self._topics:
             # Everything we asked for is gone and nothing new exists yet.
             out.append(Gap(self.offset, result.next_offset))
-        if records:
-            self.stats.items += len(records)
-            out.append(Batch(records, result.next_offset, self._run_id))
+        if batch is not None:
+            self.stats.items += len(batch.records)
+            out.append(batch)
         if result.next_offset > self.offset:
             self.offset = result.next_offset
+        self.caught_up = not result.more_ready
         return out
 
     def _explain(self, err: BaseException) -> Exception:
