@@ -325,3 +325,23 @@ async def test_unknown_sessions_and_turns_are_clear_errors(
             await hub.open_device(handle.id, name="c", device_id="same")
         await first.close()
         await handle.signal(AgentSession.close)
+
+
+async def test_hub_prunes_sessions_nobody_used_for_cache_max_age(
+    client: Client, task_queue: str, worker: Worker, tmp_path: Path
+) -> None:
+    from wfwatch.hub.cache import EventCache
+    from wfwatch.hub.paths import cache_path
+
+    stale = EventCache(cache_path(tmp_path / "cache"))
+    await stale.reset("long-gone-session", "epoch")
+    await stale.close()
+    await asyncio.sleep(0.2)
+    handle = await start_session(client, task_queue, messages=["hello"])
+    async with make_hub(client, tmp_path, cache_max_age=0.1) as hub:
+        device = await hub.open_device(handle.id, name="d", join=Join("start"))
+        received = await collect(device)
+        assert isinstance(received[-1], EndOfStream)
+        await hub.cache.flush()
+        kept = await hub.cache.workflow_ids()
+    assert kept == [handle.id]  # the stale one went; the one being read stayed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -96,6 +97,24 @@ async def test_a_new_epoch_drops_the_old_streams_items(tmp_path: Path) -> None:
     assert loaded is not None and loaded.epoch == "epoch-2"
     assert (loaded.end_status, list(loaded.items)) == (None, [])
     assert await cache.read(stream.key, 0, 10) == []
+    await cache.close()
+
+
+async def test_prune_drops_unused_streams_but_keeps_open_and_recently_touched_ones(tmp_path: Path) -> None:
+    cache = EventCache(tmp_path / "events.sqlite")
+    keys = {}
+    for name in ("old", "old-but-open", "touched"):
+        stream = await cache.reset(name, "epoch")
+        keys[name] = stream.key
+        await cache.write(stream.key, CacheWrite(items=[raw_event(0, events.SessionStarted(session_id=name))]))
+    await asyncio.sleep(0.05)
+    await cache.touch(keys["touched"])
+    dropped = await cache.prune(older_than=0.04, keep={"old-but-open"})
+    assert dropped == ["old"]
+    assert await cache.load("old") is None and await cache.read(keys["old"], 0, 10) == []
+    assert await cache.load("old-but-open") is not None and await cache.load("touched") is not None
+    assert len(await cache.read(keys["touched"], 0, 10)) == 1
+    assert await cache.prune(older_than=3600) == []
     await cache.close()
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +292,37 @@ class EventCache:
     async def flush(self) -> None:
         """Wait until every write submitted so far is committed."""
         await self._on(self._writer, lambda: None)
+
+    async def touch(self, key: int) -> None:
+        """Mark a stream as used now, so :meth:`prune` keeps it."""
+
+        def run() -> None:
+            conn = self._wconn()
+            with conn:
+                conn.execute("UPDATE streams SET updated = ? WHERE stream = ?", (time.time(), key))
+
+        await self._on(self._writer, run)
+
+    async def prune(self, older_than: float, keep: Collection[str] = ()) -> list[str]:
+        """Drop streams not used for ``older_than`` seconds (except ``keep``); returns their ids.
+
+        The cache is a copy: a pruned session is read from Temporal again if
+        someone opens it while Temporal still has it.
+        """
+        cutoff = time.time() - older_than
+        kept = set(keep)
+
+        def run() -> list[str]:
+            conn = self._wconn()
+            with conn:
+                rows = conn.execute("SELECT stream, workflow_id FROM streams WHERE updated < ?", (cutoff,)).fetchall()
+                doomed = [(int(key), str(wid)) for key, wid in rows if wid not in kept]
+                for key, _ in doomed:
+                    for table in ("items", "spans", "runs", "turns", "streams"):
+                        conn.execute(f"DELETE FROM {table} WHERE stream = ?", (key,))
+            return [wid for _, wid in doomed]
+
+        return await self._on(self._writer, run)
 
     async def workflow_ids(self) -> list[str]:
         return await self._on(

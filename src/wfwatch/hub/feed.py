@@ -149,6 +149,8 @@ class SessionFeed:
         Temporal call; its epoch is checked in the background.
         """
         stream = await self.cache.load(self.session_id)
+        if stream is not None:
+            self._track(self.cache.touch(stream.key))  # in use: keep it when the cache is pruned
         if stream is not None and stream.end_status is not None and stream.end_offset is not None:
             self._adopt(stream)
             self.end = EndOfStream(stream.end_status, stream.end_offset)

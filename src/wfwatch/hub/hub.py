@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 #: (542 vs 326 KB for that session), which the session's continue-as-new
 #: absorbs; pass ``upstream_mode="query"`` where history must not grow.
 DEFAULT_UPSTREAM_MODE: ReadMode = "update"
+#: Cached sessions unused for two weeks are dropped (the cache is a copy of
+#: what Temporal holds, kept so reopening is instant; it must not grow forever).
+DEFAULT_CACHE_MAX_AGE = 14 * 24 * 3600.0
 #: Records per Delivery: bounded so a UI renders a long catch-up progressively.
 DEFAULT_CHUNK = 4096
 
@@ -70,6 +73,8 @@ class Hub:
         poll_interval: Query-mode polling period.
         chunk_size: Most records in one Delivery (≤ 5000).
         persist_interval: Debounce period for saving acknowledged positions.
+        cache_max_age: Cached sessions not used for this many seconds are
+            dropped when the hub starts its first feed (``None``: never).
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class Hub:
         poll_interval: float = 0.05,
         chunk_size: int = DEFAULT_CHUNK,
         persist_interval: float = 0.5,
+        cache_max_age: float | None = DEFAULT_CACHE_MAX_AGE,
     ) -> None:
         if upstream_mode not in ("update", "query"):
             raise ValueError(f"upstream_mode must be 'update' or 'query', got {upstream_mode!r}")
@@ -104,6 +110,8 @@ class Hub:
         self._flusher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.cache_max_age = cache_max_age
+        self._pruned = cache_max_age is None
 
     async def __aenter__(self) -> Hub:
         return self
@@ -280,7 +288,23 @@ class Hub:
 
     # --- feeds ----------------------------------------------------------------------
 
+    async def prune_cache(self, older_than: float) -> list[str]:
+        """Drop cached sessions unused for ``older_than`` seconds (open ones are kept)."""
+        dropped = await self._cache.prune(older_than, keep=self._feeds.keys())
+        if dropped:
+            log.info("hub cache: dropped %d session(s) unused for %.0f s", len(dropped), older_than)
+        return dropped
+
+    async def _prune_once(self) -> None:
+        try:
+            await self.prune_cache(self.cache_max_age or 0.0)
+        except Exception as err:  # a locked or broken cache file must not stop delivery
+            log.warning("hub cache: pruning failed: %s", err)
+
     async def _feed(self, session_id: str) -> SessionFeed:
+        if not self._pruned:
+            self._pruned = True
+            self._spawn(self._prune_once())
         feed = self._feeds.get(session_id)
         if feed is None or feed.closed or feed.replaced:
             feed = SessionFeed(
