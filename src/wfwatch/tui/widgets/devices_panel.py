@@ -121,6 +121,6 @@ class DevicesPanel(Vertical):
             )
             if device_id in self._table.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    self._table.update_cell(device_id, column, value)
+                    self._table.update_cell(device_id, column, value, update_width=True)
             else:
                 self._table.add_row(*cells, key=device_id)
