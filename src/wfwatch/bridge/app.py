@@ -39,12 +39,14 @@ a fixed query, and the Temporal client is bound to one namespace.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -52,8 +54,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 import msgspec
-from sse_starlette.event import ServerSentEvent
-from sse_starlette.sse import EventSourceResponse, SendTimeoutError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -91,6 +91,17 @@ RETRY_MS: Final = 1000
 SEND_TIMEOUT: Final = 60.0
 #: A stream whose workflow was replaced under it restarts at most this often.
 MAX_RESETS: Final = 3
+#: An SSE response's headers (``Transfer-Encoding: chunked`` is the server's).
+SSE_HEADERS: Final = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+)
+#: The comment line sent every ``heartbeat`` seconds so proxies keep the connection.
+HEARTBEAT: Final = b": heartbeat\n\n"
+#: Where :class:`_App` puts the server's ``send`` in the scope.
+RAW_SEND: Final = "wfwatch.raw_send"
 #: Routes anyone may fetch: the page shell holds no data and no secret.
 PUBLIC_PATHS: Final = ("/", "/index.html", "/favicon.ico")
 PUBLIC_PREFIX: Final = "/static/"
@@ -192,7 +203,7 @@ class Bridge:
 
     # --- the event stream ------------------------------------------------------------
 
-    async def events(self, request: Request) -> Response:
+    async def events(self, request: Request) -> ASGIApp:
         session_id = protocol.valid_session_id(request.path_params["session_id"])
         cursor, join = _where_to_start(request)
         if self.closing:
@@ -209,14 +220,7 @@ class Bridge:
             except BaseException:
                 await stream.close()
                 raise
-        return _StreamResponse(
-            stream,
-            ping=self.heartbeat,
-            sep="\n",
-            ping_message_factory=_heartbeat,
-            send_timeout=SEND_TIMEOUT,
-            headers={"Cache-Control": "no-store"},
-        )
+        return _StreamResponse(stream, heartbeat=self.heartbeat, send_timeout=SEND_TIMEOUT)
 
     async def open_device(self, session_id: str, join: Join, peer: str) -> Device:
         try:
@@ -280,7 +284,7 @@ class _Stream:
         if device is not None:
             await self.bridge.release_device(device)
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def body(self) -> AsyncGenerator[bytes, None]:
         """Frames from the device until the end, a drop, or a stopping server."""
         head = protocol.retry_frame(RETRY_MS)
         if self.reset_from is not None:
@@ -310,22 +314,111 @@ class _Stream:
         yield protocol.end_frame(self.epoch, "replaced", 0)
 
 
-class _StreamResponse(EventSourceResponse):
-    """An SSE response that always releases its stream's device when it is done."""
+class _StreamResponse:
+    """The SSE response of one stream: the device's frames, heartbeats, and a send timeout.
 
-    def __init__(self, stream: _Stream, **kwargs: Any) -> None:
-        super().__init__(stream.body(), **kwargs)
+    A lean pure-ASGI response rather than sse-starlette's ``EventSourceResponse``:
+    with a thousand clients on one session every event is sent a thousand
+    times, and there the per-send costs add up to most of the process's CPU
+    and, through the event loop, to everyone's latency (benchmarks/sse_fanout.py).
+    So each body chunk is a single ``send``:
+
+    * no cancel scope and timer per send: the **send timeout** is enforced by
+      a watcher that looks every few seconds whether a send has been waiting
+      (the client's socket buffer full) for longer than ``send_timeout``;
+    * body chunks go to the server's ``send`` as :class:`_App` received it,
+      past the middleware wrappers, which only look at ``http.response.start``
+      (that one still goes through them, so :class:`Guard` adds its headers).
+
+    Per stream there are two tasks: the pump (device frames → ``send``) and
+    the watcher (the client's disconnect, heartbeat comments, the send
+    timeout); whichever ends first ends the other. The stream's device is
+    released however the response ends — even one whose body was never
+    iterated (HEAD, a client gone before the first byte), which would
+    otherwise keep a hub device, and so an upstream reader, alive forever.
+    """
+
+    def __init__(self, stream: _Stream, *, heartbeat: float, send_timeout: float) -> None:
         self._stream = stream
+        self._heartbeat = heartbeat
+        self._send_timeout = send_timeout
+        #: When the pump's current send started (0: not sending).
+        self._sending_since = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
-            # The client stopped reading (a frozen tab, a dead peer TCP has not noticed):
-            # give the connection up; a live client reconnects with its Last-Event-ID.
-            log.info("dropped %s: it read nothing for %ss", self._stream.peer, SEND_TIMEOUT)
+            await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
+            if scope["method"] == "HEAD":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await self._stream_body(scope.get(RAW_SEND, send), receive)
         finally:
             await self._stream.close()
+
+    async def _stream_body(self, send: Send, receive: Receive) -> None:
+        pump = asyncio.create_task(self._pump(send), name=f"wfwatch-sse-{self._stream.peer}")
+        watcher = asyncio.create_task(self._watch(send, receive), name=f"wfwatch-sse-watch-{self._stream.peer}")
+        try:
+            await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watcher):
+                task.cancel()
+            await asyncio.wait((pump, watcher))
+        if not watcher.cancelled():
+            watcher.result()  # returned: the client left or stopped reading; no end of body to send
+        if not pump.cancelled():
+            pump.result()  # an error in the body is the server's (logged by uvicorn)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(self, send: Send) -> None:
+        body = self._stream.body()
+        try:
+            async for chunk in body:
+                self._sending_since = time.monotonic()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self._sending_since = 0.0
+        finally:
+            await body.aclose()
+
+    async def _watch(self, send: Send, receive: Receive) -> None:
+        """Returns when the client has gone or stopped reading; sends heartbeats meanwhile."""
+        tick = min(self._heartbeat, self._send_timeout / 4)
+        next_beat = time.monotonic() + self._heartbeat
+        listen: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        try:
+            while True:
+                await asyncio.wait((listen,), timeout=tick)
+                if listen.done():
+                    if listen.result()["type"] == "http.disconnect":
+                        return
+                    listen = asyncio.ensure_future(receive())
+                    continue
+                now = time.monotonic()
+                since = self._sending_since
+                if since and now - since > self._send_timeout:
+                    # The client stopped reading (a frozen tab, a dead peer TCP has not noticed):
+                    # give the connection up; a live client reconnects with its Last-Event-ID.
+                    log.info("dropped %s: it read nothing for %ss", self._stream.peer, self._send_timeout)
+                    return
+                if now >= next_beat:
+                    next_beat = now + self._heartbeat
+                    if not since:  # a send in progress means bytes are queued anyway
+                        try:
+                            async with asyncio.timeout(self._send_timeout):
+                                await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+                        except TimeoutError:
+                            log.info("dropped %s: it read nothing for %ss", self._stream.peer, self._send_timeout)
+                            return
+        finally:
+            listen.cancel()
+
+
+class _App(Starlette):
+    """Starlette that also hands the server's own ``send`` to SSE responses (see :class:`_StreamResponse`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 # --- request helpers --------------------------------------------------------------------
@@ -401,10 +494,6 @@ def _steering_error(err: SteeringError) -> Response:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _heartbeat() -> ServerSentEvent:
-    return ServerSentEvent(comment="heartbeat", sep="\n")
 
 
 async def _page(request: Request) -> Response:
@@ -523,7 +612,7 @@ def create_app(
         Route("/sessions/{session_id}/cancel", bridge.cancel, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    app = Starlette(
+    app = _App(
         routes=routes,
         exception_handlers={
             BadRequest: _bad_request,
