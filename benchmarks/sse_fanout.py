@@ -2,12 +2,15 @@
 
     uv run python benchmarks/sse_fanout.py            # rows: 1, 100, 1000 clients; 2,000 tokens at 200/s
     uv run python benchmarks/sse_fanout.py --quick    # same rows, 400 tokens per turn (< 2 min)
+    ... --loop asyncio --http h11                     # compare: without uvloop / httptools
 
 Setup: a private dev server (``EmbeddedServer``), the agent worker in a
 subprocess (``_hub_common.worker_process``, so its CPU is not the
 bridge's), and the bridge (``BridgeServer`` with its own hub) in *this*
-process, so this process's CPU is the server's: uvicorn + sse-starlette +
-the hub's single upstream reader for the session. The clients run in a
+process, so this process's CPU is the server's: uvicorn + the bridge's SSE
+responses + the hub's single upstream reader for the session. Like
+``wfwatch serve``, it runs on uvloop where installed, uvicorn picks
+httptools, and the collector is settled (``settle_gc``) once it is up. The clients run in a
 second subprocess (``--client``): plain asyncio sockets speaking HTTP/1.1
 and parsing SSE frames — lighter than httpx/aiohttp, so on a 2-core machine
 the client side steals as little CPU from the server as possible; its CPU
@@ -39,7 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
+import importlib.util
 import json
 import math
 import os
@@ -399,7 +402,7 @@ def write_json(path: Path, quick: bool, meta: dict[str, Any], rows: list[Row]) -
     return path
 
 
-async def main(quick: bool, counts: list[int]) -> int:
+async def main(quick: bool, counts: list[int], http: str = "auto") -> int:
     import logging
 
     from temporalio.client import Client
@@ -408,12 +411,17 @@ async def main(quick: bool, counts: list[int]) -> int:
     from _hub_common import worker_process
 
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES
-    from wfwatch.bridge.server import BridgeServer
+    from wfwatch.bridge.server import BridgeServer, settle_gc
     from wfwatch.hub import Hub
     from wfwatch.temporal.server import EmbeddedServer
 
     logging.basicConfig(level=logging.ERROR)
     raise_fd_limit()
+    load_at_start = os.getloadavg()  # a 2-core box shared with others: say how busy it was
+    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    if http == "auto":
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    print(f"event loop: {loop_name}; HTTP: {http}", flush=True)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="wfwatch-sse-bench-") as name:
         tmp = Path(name)
@@ -423,11 +431,10 @@ async def main(quick: bool, counts: list[int]) -> int:
             async with (
                 worker_process(devserver.address, devserver.namespace, TASK_QUEUE) as worker_pid,
                 Hub(client, state_dir=tmp / "state", cache_dir=tmp / "cache", grace=1.0) as hub,
-                BridgeServer(client, hub, port=0, max_streams=5000) as server,
+                BridgeServer(client, hub, port=0, max_streams=5000, http=http) as server,
             ):
                 pids = (devserver.pid, worker_pid)
-                gc.collect()
-                gc.freeze()  # as `wfwatch serve` does once it is up
+                settle_gc()  # as `wfwatch serve` does once it is up
                 print(f"bridge at {server.url}; warming up...", flush=True)
                 await run_row(client, server, hub, pids, 1, True)  # the first workflow on a fresh server is slow
                 for n in counts:
@@ -443,6 +450,7 @@ async def main(quick: bool, counts: list[int]) -> int:
     )
     meta = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "server": {"event_loop": loop_name, "http": http, "load_average": [load_at_start, os.getloadavg()]},
         "tokens_per_turn": tokens,
         "p99_spread_ms": statistics.pstdev([r.p99_ms for r in rows]) if len(rows) > 1 else 0.0,
     }
@@ -458,13 +466,25 @@ def cli() -> None:
     parser.add_argument("--quick", action="store_true", help="400-token turns (a smoke run)")
     parser.add_argument("--clients", default="1,100,1000", help="comma-separated client counts per row")
     parser.add_argument("--client", nargs=3, metavar=("URL", "SESSION", "N"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="event loop (auto: as `wfwatch serve`)"
+    )
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto", help="uvicorn's HTTP protocol")
     args = parser.parse_args()
     if args.client:
         url, session_id, n = args.client
         asyncio.run(client_main(url, session_id, int(n)))
         return
     counts = [int(c) for c in args.clients.split(",") if c.strip()]
-    code = asyncio.run(main(args.quick, counts))
+    from wfwatch.bridge.server import event_loop_factory
+
+    factory = event_loop_factory() if args.loop == "auto" else None
+    if args.loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        code = runner.run(main(args.quick, counts, args.http))
     sys.stdout.flush()
     os._exit(code)  # see wfwatch.cli.entry: a live temporalio client can crash at interpreter exit
 

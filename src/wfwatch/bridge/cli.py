@@ -75,4 +75,8 @@ def serve_command(
         except BridgeConfigError as err:
             raise click.ClickException(str(err)) from None
 
-    asyncio.run(run())
+    from wfwatch.bridge.server import event_loop_factory
+
+    # uvloop where installed: with many clients the loop's own work (wakeups, socket writes) is most of the CPU.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run())
