@@ -300,6 +300,15 @@ def kind_of(item: Decoded) -> str:
     return str(tag)
 
 
+def payload_preview(item: UnknownItem) -> str:
+    """An unknown item's payload as one line of JSON (or its repr), cut at ``PREVIEW_CHARS``."""
+    try:
+        shown = json.dumps(item.data, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        shown = repr(item.data)
+    return shown[:PREVIEW_CHARS] + "…" if len(shown) > PREVIEW_CHARS else shown
+
+
 def summarize(item: Decoded) -> str:
     """A one-line description of an item, for raw views and ``tail``.
 
@@ -309,14 +318,8 @@ def summarize(item: Decoded) -> str:
     if isinstance(item, InvalidItem):
         return f"invalid ({item.reason}): {item.preview!r}"
     if isinstance(item, UnknownItem):
-        try:
-            shown = json.dumps(item.data, ensure_ascii=False, default=str)
-        except (TypeError, ValueError, RecursionError):
-            shown = repr(item.data)
-        if len(shown) > PREVIEW_CHARS:
-            shown = shown[:PREVIEW_CHARS] + "…"
         kind = f" {item.kind}" if item.kind else ""
-        return f"unknown{kind} on {item.topic!r}: {shown}"
+        return f"unknown{kind} on {item.topic!r}: {payload_preview(item)}"
     fields = to_dict(item)
     for key in ("kind", "v", "ts"):
         fields.pop(key, None)

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from wfwatch.agents.workflows import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, TURN_ATTR
+from wfwatch.hub.results import KnownHead
 
 DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
 
@@ -32,6 +33,8 @@ class SessionRow:
     start_time: datetime | None
     title: str
     turn: int | None
+    #: Where the session's stream is, when a hub that read it says so (visibility does not know).
+    head: KnownHead | None = None
 
     @property
     def is_wfwatch(self) -> bool:

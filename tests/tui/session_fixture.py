@@ -6,13 +6,14 @@ answer whose first attempt failed halfway (superseded in the canonical view).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts, tokenize
 from wfwatch.agents.shared import ModelSpec, SendResult
-from wfwatch.hub import Join
+from wfwatch.hub import Join, KnownHead
 from wfwatch.sessions import SessionRow
 from wfwatch.tui.device import DeviceEnd, DeviceRecords, DeviceResult
 from wfwatch.tui.services import Services
@@ -80,10 +81,24 @@ def session_records() -> list[events.Record]:
     return [events.Record(offset, event) for offset, event in enumerate(session_events())]
 
 
+def foreign_records() -> list[events.Record]:
+    """What a non-wfwatch workflow's stream looks like: its own topics and payloads."""
+    payloads = [
+        ("orders", {"order": 41, "state": "paid"}),
+        ("orders", {"order": 42, "state": "picking"}),
+        ("audit", {"who": "ops", "note": "[bold]manual[/bold] \x1b[2J override"}),
+        ("orders", {"order": 42, "state": "shipped"}),
+    ]
+    return [
+        events.Record(offset, events.decode(json.dumps(data).encode(), topic=topic))
+        for offset, (topic, data) in enumerate(payloads)
+    ]
+
+
 async def open_fixture_device(
     session_id: str, name: str, join: Join, resume_at: int | None
 ) -> AsyncIterator[DeviceResult]:
-    records = session_records()
+    records = foreign_records() if session_id == "orders-42" else session_records()
     start = resume_at if resume_at is not None else (join.offset or 0)
     chosen = records[start:]
     yield DeviceRecords(chosen, len(records), len(records))
@@ -92,13 +107,34 @@ async def open_fixture_device(
 
 ROWS = [
     SessionRow(
-        "demo-live", "r1", "AgentSession", "running", datetime(2026, 11, 22, 11, 58, tzinfo=UTC), "ops assistant", 7
+        "demo-live",
+        "r1",
+        "AgentSession",
+        "running",
+        datetime(2026, 11, 22, 11, 58, tzinfo=UTC),
+        "ops assistant",
+        7,
+        KnownHead(1204, exact=True),
     ),
     SessionRow(
-        "demo-team", "r2", "AgentSession", "running", datetime(2026, 11, 22, 11, 40, tzinfo=UTC), "research team", 3
+        "demo-team",
+        "r2",
+        "AgentSession",
+        "running",
+        datetime(2026, 11, 22, 11, 40, tzinfo=UTC),
+        "research team",
+        3,
+        KnownHead(388, exact=False),
     ),
     SessionRow(
-        "demo-flaky", "r3", "AgentSession", "completed", datetime(2026, 11, 22, 9, 5, tzinfo=UTC), "flaky model", 2
+        "demo-flaky",
+        "r3",
+        "AgentSession",
+        "completed",
+        datetime(2026, 11, 22, 9, 5, tzinfo=UTC),
+        "flaky model",
+        2,
+        KnownHead(388, exact=False),
     ),
     SessionRow("orders-42", "r4", "OrderWorkflow", "running", datetime(2026, 11, 22, 11, 59, 30, tzinfo=UTC), "", None),
 ]

@@ -54,3 +54,9 @@ async def _scroll_to_superseded(pilot: Pilot[Any]) -> None:
 def test_raw_view_marks_superseded_attempt(snap_compare: Any) -> None:
     app = WfwatchApp(services=fixture_services(), open_session="demo-team")
     assert snap_compare(app, terminal_size=SIZE, run_before=_scroll_to_superseded)
+
+
+def test_a_foreign_stream_renders_item_by_item(snap_compare: Any) -> None:
+    """A workflow whose stream carries no wfwatch events: topic and payload per offset, literally."""
+    app = WfwatchApp(services=fixture_services(), open_session="orders-42")
+    assert snap_compare(app, terminal_size=SIZE, run_before=_settle)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from typing import Any
 
+from pilot_helpers import wait_for
 from temporalio.client import Client
 from temporalio.worker import Worker
 from textual.widgets import DataTable, Input
@@ -21,13 +21,6 @@ from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.pane import Pane
 
 HOSTILE = "[red]not red[/red] \x1b[2J\x1b]52;c;ZXZpbA==\x07 \x1b[31mred? "
-
-
-async def wait_for(pilot: object, condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
 async def join_at(pilot: Any, text: str) -> None:

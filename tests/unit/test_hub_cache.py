@@ -59,6 +59,21 @@ def test_garbage_on_the_wire_becomes_an_invalid_item_not_an_exception() -> None:
 # --- cache ------------------------------------------------------------------------------------
 
 
+async def test_heads_are_final_for_ended_streams_and_a_lower_bound_otherwise(tmp_path: Path) -> None:
+    cache = EventCache(tmp_path / "events.sqlite")
+    ended = await cache.reset("ended", "e1")
+    await cache.write(ended.key, CacheWrite(items=[raw_event(0, events.TurnStarted())], covered=(0, 12)))
+    await cache.set_end(ended.key, "completed", 12)
+    running = await cache.reset("running", "e2")
+    await cache.write(running.key, CacheWrite(items=[raw_event(3, events.TurnStarted())], covered=(3, 4)))
+    await cache.write(running.key, CacheWrite(gaps=[(0, 3)], covered=(4, 9)))
+    await cache.reset("empty", "e3")  # known stream, nothing cached yet: no head to claim
+    many = [f"missing-{n}" for n in range(1200)]  # more ids than one sqlite statement may bind
+    heads = await cache.heads(["ended", "running", "empty", *many])
+    assert heads == {"ended": (12, True), "running": (9, False)}
+    await cache.close()
+
+
 async def test_cache_keeps_items_spans_turns_and_end_across_reopen(tmp_path: Path) -> None:
     cache = EventCache(tmp_path / "events.sqlite")
     stream = await cache.reset("session-a", "epoch-1")

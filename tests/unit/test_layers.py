@@ -6,9 +6,11 @@ sys.modules, so indirect imports are caught too.
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import wfwatch
 
@@ -37,3 +39,35 @@ def test_event_model_and_reducer_import_neither_temporal_nor_textual() -> None:
     for module in PURE:
         loaded = _imported_after(module)
         assert not any(name.split(".")[0] in {"temporalio", "textual"} for name in loaded), module
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports by name (``from a.b import c`` counts as ``a.b`` and ``a.b.c``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_dashboard_reaches_temporal_only_through_its_services() -> None:
+    """Screens and widgets never hold a Temporal client or a stream reader.
+
+    ``tui/services.py`` is the one seam: it builds the hub and the listing/steering
+    calls from a client. ``tui/app.py`` only passes a client through to it.
+    """
+    tui = Path(wfwatch.__file__).parent / "tui"
+    seams = {tui / "services.py": None, tui / "app.py": {"temporalio.client", "temporalio.client.Client"}}
+    forbidden = ("temporalio", "wfwatch.stream", "wfwatch.temporal", "wfwatch.agents.workflows")
+    checked = 0
+    for path in sorted(tui.rglob("*.py")):
+        checked += 1
+        allowed = seams.get(path, set())
+        if allowed is None:
+            continue
+        leaks = {name for name in _imports(path) - allowed if name.startswith(forbidden)}
+        assert not leaks, f"{path.relative_to(tui)} imports {sorted(leaks)}: go through tui/services.py"
+    assert checked >= 10

@@ -18,6 +18,7 @@ from wfwatch.hub.results import (
     Join,
     JoinError,
     JoinMode,
+    KnownHead,
     UpstreamStats,
 )
 from wfwatch.stream.reader import StreamNotFound
@@ -35,6 +36,7 @@ __all__ = [
     "Join",
     "JoinError",
     "JoinMode",
+    "KnownHead",
     "StreamNotFound",
     "UpstreamStats",
 ]

@@ -324,6 +324,34 @@ class EventCache:
 
         return await self._on(self._writer, run)
 
+    async def heads(self, workflow_ids: Collection[str]) -> dict[str, tuple[int, bool]]:
+        """``workflow_id -> (head, final)`` for the cached ones among ``workflow_ids``.
+
+        ``head`` is the end offset of a stream that ended (``final``), else the
+        highest offset cached so far: a lower bound of where the stream is now.
+        """
+        wanted = list(dict.fromkeys(workflow_ids))
+
+        def run() -> dict[str, tuple[int, bool]]:
+            found: dict[str, tuple[int, bool]] = {}
+            for start in range(0, len(wanted), 500):  # stay under sqlite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._rconn().execute(
+                    "SELECT s.workflow_id, s.end_offset, MAX(sp.end_off) FROM streams s "
+                    f"LEFT JOIN spans sp ON sp.stream = s.stream WHERE s.workflow_id IN ({marks}) "
+                    "GROUP BY s.stream",
+                    chunk,
+                )
+                for workflow_id, end_offset, covered in rows:
+                    if end_offset is not None:
+                        found[str(workflow_id)] = (int(end_offset), True)
+                    elif covered is not None:
+                        found[str(workflow_id)] = (int(covered), False)
+            return found
+
+        return await self._on(self._reader, run)
+
     async def workflow_ids(self) -> list[str]:
         return await self._on(
             self._reader, lambda: [str(r[0]) for r in self._rconn().execute("SELECT workflow_id FROM streams")]

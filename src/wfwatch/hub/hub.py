@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from wfwatch.hub.device import Device, DirectSource, FeedSource, Source
 from wfwatch.hub.feed import SessionFeed
 from wfwatch.hub.paths import cache_path, positions_path
 from wfwatch.hub.positions import PositionStore, SavedPosition
-from wfwatch.hub.results import DeviceInfo, HubError, Join, JoinError, UpstreamStats
+from wfwatch.hub.results import DeviceInfo, HubError, Join, JoinError, KnownHead, UpstreamStats
 from wfwatch.hub.upstream import describe_epoch, session_turn_offsets
 from wfwatch.stream.reader import ReadMode, StreamReader
 
@@ -281,6 +281,27 @@ class Hub:
             direct_updates=direct_updates,
             trouble=feed.trouble,
         )
+
+    async def known_heads(self, session_ids: Collection[str]) -> dict[str, KnownHead]:
+        """Each session's head offset where this hub knows it, without asking Temporal.
+
+        A session read right now reports its live head; one read before (the
+        cache survives restarts) reports where its stream ended, or, while it
+        may still be running, the last offset seen: a lower bound. Sessions the
+        hub never read are left out. A listing of many sessions can afford
+        this every refresh; a query per session could not.
+        """
+        known: dict[str, KnownHead] = {}
+        for session_id in session_ids:
+            feed = self._feeds.get(session_id)
+            if feed is not None and (feed.running or feed.end is not None):
+                head = max(feed.known_head, feed.buffer.head)
+                known[session_id] = KnownHead(head, exact=True)
+        rest = [s for s in session_ids if s not in known]
+        if rest and not self._closed:
+            for session_id, (head, final) in (await self._cache.heads(rest)).items():
+                known[session_id] = KnownHead(head, exact=final)
+        return known
 
     def sessions(self) -> list[str]:
         """Sessions with a feed right now (being read, or kept for disconnected devices)."""

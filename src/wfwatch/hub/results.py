@@ -162,3 +162,18 @@ class HubError(Exception):
 
 class JoinError(HubError):
     """A join request cannot be resolved (unknown turn, device already open, ...)."""
+
+
+@dataclass(frozen=True)
+class KnownHead:
+    """A session's head offset as the hub knows it.
+
+    ``exact`` is false when it comes from the cache of a stream that may have
+    moved on since: the head is at least ``offset``.
+    """
+
+    offset: int
+    exact: bool
+
+    def describe(self) -> str:
+        return str(self.offset) if self.exact else f"≥{self.offset}"

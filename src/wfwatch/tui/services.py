@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 
@@ -50,7 +50,9 @@ class Services:
         the_hub = hub if hub is not None else Hub(client)
 
         async def lister(query: str) -> list[sessions.SessionRow]:
-            return await sessions.list_sessions(client, query)
+            rows = await sessions.list_sessions(client, query)
+            heads = await the_hub.known_heads([row.workflow_id for row in rows])
+            return [replace(row, head=heads.get(row.workflow_id)) for row in rows]
 
         def table(session_id: str) -> list[DeviceInfo]:
             return the_hub.devices(session_id)

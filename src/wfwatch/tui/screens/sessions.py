@@ -18,7 +18,8 @@ from wfwatch.sessions import QueryError, SessionRow
 from wfwatch.text import sanitize
 
 REFRESH_SECONDS = 2.0
-COLUMNS = ("workflow id", "type", "status", "started", "turn", "title")
+#: "head" is the stream's head offset where the app's hub knows it ("≥N": at least N, from its cache).
+COLUMNS = ("workflow id", "type", "status", "started", "turn", "head", "title")
 
 
 class SessionsScreen(Screen[None]):
@@ -178,6 +179,7 @@ def _cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
         Text(row.status, style=status_style),
         _ago(row.start_time, now),
         "" if row.turn is None else str(row.turn),
+        "" if row.head is None else row.head.describe(),
         Text(sanitize(row.title)),
     )
 

@@ -76,6 +76,8 @@ class Pane(Vertical):
         self._raw = RawLog()
         self._next_offset: int | None = None
         self._upstream_checked = 0.0
+        self._odd_items = 0
+        self._generic = False
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -155,8 +157,6 @@ class Pane(Vertical):
 
     def toggle_raw(self) -> None:
         self.raw_mode = not self.raw_mode
-        self._raw.display = self.raw_mode
-        self._lane_row.display = not self.raw_mode
         self._dirty = True
 
     def _check_upstream(self, now: float) -> None:
@@ -186,9 +186,15 @@ class Pane(Vertical):
             return
         self._dirty = False
         view = self.reducer.view()
+        self._odd_items = len(view.odd_items)
+        self._generic = generic = is_generic(view)
         self._header.update(self._header_text())
-        if self.raw_mode:
-            self._raw.show(list(self.records), view)
+        show_raw = self.raw_mode or generic
+        self._raw.display = show_raw
+        self._lane_row.display = not show_raw
+        self._timeline.display = not generic  # a foreign stream has no steps to show
+        if show_raw:
+            self._raw.show(list(self.records), view, generic=generic)
         else:
             self._show_lanes(view)
         self._timeline.show(view)
@@ -232,9 +238,16 @@ class Pane(Vertical):
         text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}")
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
+        if self._odd_items and not self._generic:
+            text.append(f"  {self._odd_items} not wfwatch (v)", style="yellow")
         if self.stats.error:
             text.append(f"  {self.stats.error}", style="red")
         return text
+
+
+def is_generic(view: SessionView) -> bool:
+    """Items arrived but none is a wfwatch event: a foreign Workflow Stream, shown item by item."""
+    return bool(view.odd_items) and not (view.lanes or view.turns or view.steps)
 
 
 PaneFactory = Callable[[str, str, Join], Pane]

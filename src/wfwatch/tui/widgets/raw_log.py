@@ -14,6 +14,9 @@ from wfwatch.text import sanitize
 
 #: Records drawn in the raw view (the newest); the pane keeps more in memory.
 SHOWN = 200
+RAW_TITLE = "raw events (superseded attempts struck through)"
+#: A Workflow Stream that carries no wfwatch events is shown item by item.
+GENERIC_TITLE = "not a wfwatch session: every item with its offset and topic"
 
 
 def _superseded(record: events.Record, latest: dict[str, int]) -> bool:
@@ -23,13 +26,18 @@ def _superseded(record: events.Record, latest: dict[str, int]) -> bool:
     return bool(message_id) and attempt is not None and attempt < latest.get(str(message_id), 0)
 
 
-def render_records(records: Sequence[events.Record], view: SessionView) -> Text:
+def render_records(records: Sequence[events.Record], view: SessionView, *, generic: bool = False) -> Text:
+    """The newest records, one a line; ``generic`` shows foreign items as ``topic  payload``."""
     latest = {m.message_id: m.attempt for lane in view.lanes for m in lane.messages}
     text = Text()
     for record in records[-SHOWN:]:
         superseded = _superseded(record, latest)
         item = record.item
         text.append(f"{record.offset:>7} ", style="dim")
+        if generic and isinstance(item, events.UnknownItem) and item.topic:
+            text.append(sanitize(item.topic), style="bold")
+            text.append("  " + sanitize(events.payload_preview(item)) + "\n")
+            continue
         style = (
             "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
         )
@@ -71,10 +79,12 @@ class RawLog(VerticalScroll):
         yield self._body
 
     def on_mount(self) -> None:
-        self.border_title = "raw events (superseded attempts struck through)"
+        self.border_title = RAW_TITLE
 
-    def show(self, records: Sequence[events.Record], view: SessionView) -> None:
+    def show(self, records: Sequence[events.Record], view: SessionView, *, generic: bool = False) -> None:
+        """Draw the newest records; ``generic`` titles it for a stream that is not a wfwatch session."""
         following = self.scroll_y >= self.max_scroll_y - 1
-        self._body.update(render_records(records, view))
+        self.border_title = GENERIC_TITLE if generic else RAW_TITLE
+        self._body.update(render_records(records, view, generic=generic))
         if following:
             self.call_after_refresh(self.scroll_end, animate=False)
