@@ -47,7 +47,7 @@ class LaneColumn(VerticalScroll):
 
     DEFAULT_CSS = """
     LaneColumn { width: 1fr; border: round $panel; padding: 0 1; }
-    LaneColumn > .lane-body { width: 1fr; }
+    LaneColumn > .lane-body { width: 1fr; min-height: 100%; }
     """
 
     def __init__(self, lane_name: str) -> None:
@@ -63,6 +63,12 @@ class LaneColumn(VerticalScroll):
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
 
+    def on_mount(self) -> None:
+        # Textual keeps an anchored widget at its bottom as content grows (in layout, so
+        # never a frame behind); a user scroll releases the anchor, and scrolling back to
+        # the bottom (End) restores it. The body's min-height keeps short text at the top.
+        self.anchor()
+
     @property
     def following(self) -> bool:
         """At the bottom: new text scrolls into view. Scrolling up stops it (End resumes)."""
@@ -76,7 +82,6 @@ class LaneColumn(VerticalScroll):
         self._messages = len(lane.messages)
         if self.following:
             self.unseen = 0
-            self.call_after_refresh(self.scroll_end, animate=False)
         else:
             self.unseen += max(0, chars - self._chars)
         self._chars = chars

@@ -69,6 +69,7 @@ class RawLog(VerticalScroll):
 
     DEFAULT_CSS = """
     RawLog { border: round $panel; }
+    RawLog > Static { min-height: 100%; }
     """
 
     def __init__(self) -> None:
@@ -80,11 +81,9 @@ class RawLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = RAW_TITLE
+        self.anchor()  # follow new records until the user scrolls up (see LaneColumn)
 
     def show(self, records: Sequence[events.Record], view: SessionView, *, generic: bool = False) -> None:
         """Draw the newest records; ``generic`` titles it for a stream that is not a wfwatch session."""
-        following = self.scroll_y >= self.max_scroll_y - 1
         self.border_title = GENERIC_TITLE if generic else RAW_TITLE
         self._body.update(render_records(records, view, generic=generic))
-        if following:
-            self.call_after_refresh(self.scroll_end, animate=False)
