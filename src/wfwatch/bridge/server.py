@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import socket
@@ -32,6 +31,7 @@ from typing import Literal, Self
 import uvicorn
 from temporalio.client import Client
 
+from wfwatch import gctune
 from wfwatch.bridge.app import Bridge, create_app
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
 from wfwatch.hub import Hub
@@ -51,23 +51,15 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 #: Allocations between two young-generation collections (CPython's default is 700).
+#: Fanning an event out to many streams allocates many short-lived containers
+#: (refcounting frees them; the collector only walks them): at 700 that was
+#: hundreds of young collections a minute with a thousand clients; at 20,000, a few.
 GC_GEN0_THRESHOLD = 20_000
 
 
 def settle_gc() -> None:
-    """Tune the cyclic collector for a long-running server that has just started.
-
-    Everything loaded so far lives as long as the process: :func:`gc.freeze`
-    keeps it out of the collector, whose full passes otherwise stall every
-    stream at once. And fanning an event out to many streams allocates many
-    short-lived containers (refcounting frees them; the collector only walks
-    them): at the default threshold of 700 that was hundreds of young
-    collections a minute with a thousand clients; at 20,000, a few.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+    """Settle the collector for a server that has just started (see :mod:`wfwatch.gctune`)."""
+    gctune.settle_gc(GC_GEN0_THRESHOLD)
 
 
 class _Server(uvicorn.Server):

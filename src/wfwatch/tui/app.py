@@ -14,12 +14,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from wfwatch import preferences
+from wfwatch.gctune import settle_gc
 from wfwatch.hub import Hub
 from wfwatch.steering import SteeringError
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import WatchScreen
 from wfwatch.tui.services import Services
+
+#: Seconds after start-up before the collector is settled (see :mod:`wfwatch.gctune`).
+SETTLE_GC_AFTER = 0.5
+#: Young-generation threshold for the dashboard (CPython: 700); see benchmarks/tui_load.py.
+GC_GEN0_THRESHOLD = 10_000
 
 WATCH_COMMANDS = (
     ("Add pane", "A new device on this session", "add_pane"),
@@ -49,8 +55,10 @@ class WfwatchApp(App[None]):
         services: Services | None = None,
         open_session: str | None = None,
         hub: Hub | None = None,
+        tune_gc: bool = True,
     ) -> None:
         super().__init__()
+        self._tune_gc = tune_gc
         self.preferences = preferences.load()
         if services is None:
             if client is None:
@@ -68,6 +76,10 @@ class WfwatchApp(App[None]):
         self.push_screen(SessionsScreen())
         if self._open_session:
             self.open_session(self._open_session)
+        # Once the first screen is up, what Textual built lives as long as the app:
+        # out of the collector's sight, full passes no longer stall key presses.
+        if self._tune_gc:
+            self.set_timer(SETTLE_GC_AFTER, lambda: settle_gc(GC_GEN0_THRESHOLD))
 
     async def on_unmount(self) -> None:
         if self.services.aclose is not None:

@@ -1,8 +1,10 @@
 """A pane is one virtual device: its own subscription at its own offset.
 
 The subscription runs in one exclusive worker per pane and only folds records
-into the pane's :class:`~wfwatch.reducer.Reducer`; widgets are redrawn by a
-timer ~20 times a second when something changed, never once per token.
+into the pane's :class:`~wfwatch.reducer.Reducer`; widgets are redrawn by
+:meth:`Pane.flush` ~20 times a second when something changed, never once per
+token. The watch screen flushes all its panes from one timer, so their
+changes land in one frame instead of one frame per pane.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import RawLog
 from wfwatch.tui.widgets.timeline import Timeline
 
-FLUSH_INTERVAL = 1 / 20
 UPSTREAM_CHECK_INTERVAL = 0.5
 RAW_KEEP = 2000
 
@@ -87,7 +88,6 @@ class Pane(Vertical):
 
     def on_mount(self) -> None:
         self._raw.display = False
-        self.set_interval(FLUSH_INTERVAL, self._flush)
         self.connect()
 
     # --- the device ---------------------------------------------------------
@@ -175,7 +175,8 @@ class Pane(Vertical):
             self.stats.error = ""
             self._dirty = True
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Redraw what changed since the last flush (the watch screen calls this on its timer)."""
         now = self.app.services.monotonic()  # type: ignore[attr-defined]
         self._check_upstream(now)
         self._rate_window.append((now, self.stats.received))
