@@ -25,7 +25,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from textual.events import Key
 
@@ -37,7 +37,6 @@ from wfwatch.tui.app import WfwatchApp
 from wfwatch.tui.device import DeviceRecords, DeviceResult
 from wfwatch.tui.screens.watch import WatchScreen
 from wfwatch.tui.services import Services
-from wfwatch.tui.widgets.pane import Pane
 
 TICK = 0.05
 
@@ -71,20 +70,19 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
-async def key_latency_ms(app: WfwatchApp, pane: Pane) -> float:
-    """Time from a key event entering the app to its action having run.
+async def key_latency_ms(app: WfwatchApp, key_name: str, done: Callable[[], bool]) -> float:
+    """Time from a key event entering the app to its action having run (``done()`` true).
 
     The key goes in through the driver like a real key press; Pilot.press is
     not used because it also waits for the whole app to be idle, which a
     streaming dashboard never is.
     """
-    before = pane.raw_mode
-    key = Key("v", "v")
+    key = Key(key_name, key_name)
     key.set_sender(app)
     t0 = time.perf_counter()
     assert app._driver is not None
     app._driver.send_message(key)
-    while pane.raw_mode == before:
+    while not done():
         await asyncio.sleep(0.001)
     return (time.perf_counter() - t0) * 1000
 
@@ -114,10 +112,16 @@ async def run_tui(seconds: float, panes: int, rate: float, *, tune_gc: bool = Tr
         screen.panes[0].focus()
         cpu0, wall0 = cpu_seconds(), time.monotonic()
         for _second in range(int(seconds)):
-            for _ in range(4):  # toggle the raw view of the focused pane, and back, twice
+            for number in (2, 1, 2, 1):  # move the focus between two panes
                 await asyncio.sleep(0.2)
-                presses.append(await key_latency_ms(app, screen.panes[0]))
-            await asyncio.sleep(0.2)
+                target = screen.panes[number - 1]
+                presses.append(await key_latency_ms(app, str(number), lambda t=target: screen.focused is t))
+            await asyncio.sleep(0.1)
+            # ...and once a second a key with real work behind it: the raw view, on and off.
+            pane = screen.panes[0]
+            for _ in range(2):
+                was = pane.raw_mode
+                presses.append(await key_latency_ms(app, "v", lambda p=pane, w=was: p.raw_mode != w))
             lags.append([feed.produced.get(p.device_name, 0) - p.reducer.next_offset for p in screen.panes])
         cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
         delivered = sum(p.reducer.next_offset for p in screen.panes)

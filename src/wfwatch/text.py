@@ -41,14 +41,29 @@ def _placeholder(match: re.Match[str]) -> str:
     return _visible(match.group()[0]) + ("…" if len(match.group()) > 1 else "")
 
 
+#: Characters that can start an escape sequence (ESC, C1 CSI, C1 OSC).
+_INTRODUCER: Final = re.compile(r"[\x1b\x9b\x9d]")
+#: The same replacements as ``_CONTROL``, as a table for ``str.translate``.
+_CONTROL_TABLE: Final = {
+    code: _visible(chr(code))
+    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    if chr(code) not in "\n\t"
+}
+
+
 def sanitize(text: str) -> str:
     """Return ``text`` with escape sequences and control characters neutralised.
 
     Newlines and tabs survive; everything else that could drive the terminal
-    becomes a visible ``\\xNN`` placeholder.
+    becomes a visible ``\\xNN`` placeholder. Lanes call this on their whole
+    text every flush, so the common cases stay in C: printable text is
+    returned as is, and text without escape introducers (just newlines, say)
+    goes through one ``str.translate``.
     """
     if text.isprintable():
         return text
+    if _INTRODUCER.search(text) is None:
+        return text.translate(_CONTROL_TABLE)
     text = _ESCAPE_SEQUENCE.sub(_placeholder, text)
     return _CONTROL.sub(lambda m: _visible(m.group()), text)
 

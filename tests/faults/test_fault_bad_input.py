@@ -540,7 +540,7 @@ async def _pane_outcome(client: Client, session_id: str) -> tuple[str, str, bool
         assert isinstance(screen, WatchScreen)
         pane = screen.panes[0]
         await pilot.pause(0.3)
-        shown = "\n".join(str(getattr(c._body.render(), "plain", "")) for c in screen.query(LaneColumn))
+        shown = "\n".join(c.shown_text for c in screen.query(LaneColumn))
         shown += "\n".join(str(c.border_title or "") for c in screen.query(LaneColumn))
         await pilot.press("a")
         await pilot.pause(0.2)

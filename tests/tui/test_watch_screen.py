@@ -152,8 +152,4 @@ def _screen_text(app: WfwatchApp) -> str:
     """Everything the lane columns currently show, as plain text."""
     from wfwatch.tui.widgets.lane import LaneColumn
 
-    texts = []
-    for column in app.screen.query(LaneColumn):
-        body = column._body.render()
-        texts.append(str(getattr(body, "plain", body)))
-    return "\n".join(texts)
+    return "\n".join(column.shown_text for column in app.screen.query(LaneColumn))

@@ -41,3 +41,10 @@ def test_rich_markup_stays_literal() -> None:
 def test_sanitized_text_has_no_control_characters(text: str) -> None:
     cleaned = sanitize(text)
     assert all(c in "\n\t" or (ord(c) >= 0x20 and not 0x7F <= ord(c) <= 0x9F) for c in cleaned)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x1b\x9b\x9d")))
+def test_the_translate_fast_path_replaces_exactly_what_the_regex_does(text: str) -> None:
+    from wfwatch.text import _CONTROL, _visible
+
+    assert sanitize(text) == _CONTROL.sub(lambda m: _visible(m.group()), text)

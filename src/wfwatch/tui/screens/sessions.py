@@ -12,10 +12,11 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from wfwatch.sessions import QueryError, SessionRow
 from wfwatch.text import sanitize
+from wfwatch.tui.widgets.footer import StableFooter
 
 REFRESH_SECONDS = 2.0
 #: "head" is the stream's head offset where the app's hub knows it ("≥N": at least N, from its cache).
@@ -54,7 +55,7 @@ class SessionsScreen(Screen[None]):
         yield Input(placeholder="filter by id or title", id="filter")
         table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

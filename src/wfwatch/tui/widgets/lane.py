@@ -1,91 +1,233 @@
-"""One agent's column: its canonical text, answer and reasoning apart."""
+"""One agent's column: its canonical text, answer and reasoning apart.
+
+Built on Textual's line API (a ``ScrollView`` that renders one line at a
+time), like Textual's own ``Log``: the lane keeps its text wrapped into
+lines, draws only the lines in view, and on each flush re-wraps only what
+grew (:mod:`wfwatch.tui.wrap`). A ``Static`` holding the whole text re-wrapped
+all of it on every flush and asked for a new layout each time.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from wfwatch.reducer import LaneView
+from wfwatch.reducer import LaneView, MessageView
 from wfwatch.text import sanitize
+from wfwatch.tui.wrap import WrappedText
 
-#: How much of a lane is rendered at most; older text stays in the view, undrawn.
-TAIL_CHARS = 6000
+#: Lines a lane keeps drawable; older ones are summarised in one line at the top.
+MAX_LINES = 20_000
+
+HEADER, REASONING, ANSWER, NOTE = range(4)
+#: Line kind -> style. Lines are kept as plain strings plus one byte of kind
+#: each: a long lane holds tens of thousands of lines, and tuples of
+#: (text, style) made the collector's full passes walk every one of them.
+STYLES = (Style(bold=True), Style(italic=True, dim=True), Style(), Style(dim=True))
 
 
-def render_lane(lane: LaneView, budget: int = TAIL_CHARS) -> Text:
-    """The tail of a lane's canonical messages as Rich text (untrusted text stays literal).
+def _header(message: MessageView) -> str:
+    retry = (
+        f" (attempt {message.attempt}; superseded {list(message.superseded_attempts)})"
+        if message.superseded_attempts
+        else ""
+    )
+    return f"▌{sanitize(message.message_id)}{retry}"
 
-    Only about ``budget`` characters are drawn: wrapping is what costs in a
-    token stream, and a column shows a screenful at a time.
-    """
-    text = Text()
-    parts: list[Text] = []
-    for message in reversed(lane.messages):
-        block = Text()
-        retry = (
-            f" (attempt {message.attempt}; superseded {list(message.superseded_attempts)})"
-            if message.superseded_attempts
-            else ""
+
+def _plain(text: str) -> str:
+    """Untrusted text made safe, tabs as spaces (a tab's width depends on where it lands)."""
+    return sanitize(text).replace("\t", "    ")
+
+
+@dataclass
+class _Block:
+    """One channel of one message, wrapped; grows in place while the message streams."""
+
+    kind: int
+    wrapped: WrappedText
+    text: str = ""
+
+    def take(self, text: str, width: int) -> bool:
+        """Show ``text``; True when the lines changed."""
+        if text == self.text and self.wrapped.width == width:
+            return False
+        if self.wrapped.width == width and text.startswith(self.text):
+            self.wrapped.extend(text)
+        else:  # narrower/wider, or the text changed under us: wrap afresh
+            self.wrapped = WrappedText.of(text, width)
+        self.text = text
+        return True
+
+
+@dataclass
+class _MessageLines:
+    """A message as lines: header, reasoning, answer (the canonical attempt only)."""
+
+    attempt: int
+    header: _Block
+    reasoning: _Block
+    answer: _Block
+    lines: list[str]
+    kinds: bytes
+
+    @classmethod
+    def new(cls, message: MessageView, width: int) -> _MessageLines:
+        made = cls(
+            message.attempt,
+            _Block(HEADER, WrappedText(width)),
+            _Block(REASONING, WrappedText(width)),
+            _Block(ANSWER, WrappedText(width)),
+            [],
+            b"",
         )
-        block.append(f"▌{sanitize(message.message_id)}{retry}\n", style="bold")
-        if message.reasoning:
-            block.append(sanitize(message.reasoning[-budget:]) + "\n", style="italic dim")
-        if message.answer:
-            block.append(sanitize(message.answer[-budget:]) + "\n")
-        parts.append(block)
-        budget -= len(message.answer) + len(message.reasoning)
-        if budget <= 0:
-            break
-    for block in reversed(parts):
-        text.append_text(block)
+        made.take(message, width)
+        return made
+
+    def take(self, message: MessageView, width: int) -> bool:
+        changed = self.header.take(_header(message), width)
+        changed = self.reasoning.take(_plain(message.reasoning), width) or changed
+        changed = self.answer.take(_plain(message.answer), width) or changed
+        if changed:
+            lines: list[str] = []
+            kinds = bytearray()
+            for block in (self.header, self.reasoning, self.answer):
+                if block.text or block is self.header:
+                    block_lines = block.wrapped.lines
+                    lines += block_lines
+                    kinds += bytes([block.kind]) * len(block_lines)
+            self.lines, self.kinds = lines, bytes(kinds)
+        return changed
+
+
+def lane_lines(lane: LaneView, width: int) -> list[tuple[str, Style]]:
+    """A lane's canonical messages as wrapped ``(text, style)`` lines (what a column draws)."""
+    lines: list[tuple[str, Style]] = []
+    for message in lane.messages:
+        made = _MessageLines.new(message, width)
+        lines += [(line, STYLES[kind]) for line, kind in zip(made.lines, made.kinds, strict=True)]
+    return lines
+
+
+def render_lane(lane: LaneView, width: int = 80) -> Text:
+    """A lane as Rich text, for a device that is not a column (tests, a plain console)."""
+    text = Text()
+    for line, style in lane_lines(lane, width):
+        text.append(line + "\n", style=style)
     return text
 
 
-class LaneColumn(VerticalScroll):
+class LaneColumn(ScrollView):
     """A scrolling column for one lane; follows the tail unless scrolled up."""
 
     DEFAULT_CSS = """
     LaneColumn { width: 1fr; border: round $panel; padding: 0 1; }
-    LaneColumn > .lane-body { width: 1fr; min-height: 100%; }
     """
 
     def __init__(self, lane_name: str) -> None:
-        super().__init__(id=None, classes="lane")
+        super().__init__(classes="lane")
         self.lane_name = lane_name
         self.border_title = Text(sanitize(lane_name))  # a Text, so "[/x]" in a name is not markup
-        self._body = Static("", classes="lane-body", markup=False)
+        self._messages: dict[str, _MessageLines] = {}
+        self._lines: list[str] = []
+        self._kinds = bytearray()
+        self._width = 0
         self._chars = 0
         self._status = ""
-        self._messages = 0
+        self._lane: LaneView | None = None
+        self._base_style: Style | None = None
         self.unseen = 0
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self._body
-
-    def on_mount(self) -> None:
-        # Textual keeps an anchored widget at its bottom as content grows (in layout, so
-        # never a frame behind); a user scroll releases the anchor, and scrolling back to
-        # the bottom (End) restores it. The body's min-height keeps short text at the top.
-        self.anchor()
 
     @property
     def following(self) -> bool:
         """At the bottom: new text scrolls into view. Scrolling up stops it (End resumes)."""
         return self.scroll_y >= self.max_scroll_y - 1
 
+    @property
+    def shown_text(self) -> str:
+        """Every line the column can draw, as plain text (what a reader could scroll through)."""
+        return "\n".join(self._lines)
+
     def show(self, lane: LaneView) -> None:
+        """Take the lane's current view; re-wraps only messages that grew."""
+        self._lane = lane
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return  # hidden or not laid out yet: wrap when it has a size (on_resize)
         chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
-        if chars == self._chars and lane.status == self._status and self._messages == len(lane.messages):
-            return  # nothing new in this lane: skip the (costly) re-wrap
-        self._status = lane.status
-        self._messages = len(lane.messages)
-        if self.following:
+        if (chars, lane.status, width, len(lane.messages)) == (
+            self._chars,
+            self._status,
+            self._width,
+            len(self._messages),
+        ):
+            return  # nothing new in this lane
+        if width != self._width:
+            self._messages.clear()
+            self._width = width
+        following = self.following
+        changed = False
+        for message in lane.messages:
+            lines = self._messages.get(message.message_id)
+            if lines is None or lines.attempt != message.attempt:
+                self._messages[message.message_id] = _MessageLines.new(message, width)
+                changed = True
+            else:
+                changed = lines.take(message, width) or changed
+        if changed or len(self._messages) != len(lane.messages):
+            shown = {m.message_id for m in lane.messages}
+            for gone in [m for m in self._messages if m not in shown]:
+                del self._messages[gone]
+            self._flatten(lane)
+            self.virtual_size = Size(width, len(self._lines))
+        if following:
             self.unseen = 0
+            # force: the scrollbar that makes the lane scrollable appears only at the next layout
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         else:
             self.unseen += max(0, chars - self._chars)
         self._chars = chars
+        self._status = lane.status
         self.border_subtitle = f"{lane.status} · +{self.unseen} new (End follows)" if self.unseen else lane.status
-        # Enough to fill the column twice over while following; more when scrolled back.
-        screenful = max(1000, self.size.width * max(self.size.height, 10))
-        self._body.update(render_lane(lane, 2 * screenful if self.following else TAIL_CHARS))
+        self.refresh()
+
+    def _flatten(self, lane: LaneView) -> None:
+        lines: list[str] = []
+        kinds = bytearray()
+        for message in lane.messages:
+            made = self._messages[message.message_id]
+            lines += made.lines
+            kinds += made.kinds
+        if len(lines) > MAX_LINES:
+            keep = MAX_LINES - 1
+            lines = [f"… {len(lines) - keep:,} earlier lines not shown", *lines[-keep:]]
+            kinds = bytearray([NOTE]) + kinds[-keep:]
+        self._lines, self._kinds = lines, kinds
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if self._lane is not None and width > 0 and width != self._width:
+            self.show(self._lane)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        # Working out the widget's style walks the DOM: once per style change, not per line.
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        index = scroll_y + y
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        strip = Strip([Segment(self._lines[index], base + STYLES[self._kinds[index]])])
+        return strip.crop_extend(scroll_x, scroll_x + width, base)

@@ -79,6 +79,7 @@ class Pane(Vertical):
         self._upstream_checked = 0.0
         self._odd_items = 0
         self._generic = False
+        self._shown_header = Text()
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -183,17 +184,20 @@ class Pane(Vertical):
         first_t, first_n = self._rate_window[0]
         self.stats.rate = (self.stats.received - first_n) / (now - first_t) if now > first_t else 0.0
         if not self._dirty:
-            self._header.update(self._header_text())
+            self._show_header()
             return
         self._dirty = False
         view = self.reducer.view()
         self._odd_items = len(view.odd_items)
         self._generic = generic = is_generic(view)
-        self._header.update(self._header_text())
+        self._show_header()
         show_raw = self.raw_mode or generic
-        self._raw.display = show_raw
-        self._lane_row.display = not show_raw
-        self._timeline.display = not generic  # a foreign stream has no steps to show
+        # Only real changes: each one costs the screen a layout pass.
+        if self._raw.display != show_raw:
+            self._raw.display = show_raw
+            self._lane_row.display = not show_raw
+        if self._timeline.display == generic:
+            self._timeline.display = not generic  # a foreign stream has no steps to show
         if show_raw:
             self._raw.show(list(self.records), view, generic=generic)
         else:
@@ -224,6 +228,13 @@ class Pane(Vertical):
 
     def on_resize(self) -> None:
         self._arrange_lanes(len(self._lanes))
+
+    def _show_header(self) -> None:
+        """Redraw the one-line header when its text changed (no layout: its size is fixed)."""
+        text = self._header_text()
+        if text != self._shown_header:
+            self._shown_header = text
+            self._header.update(text, layout=False)
 
     def _header_text(self) -> Text:
         position = self.reducer.next_offset

@@ -32,6 +32,12 @@ class Timeline(Static):
 
     def on_mount(self) -> None:
         self.border_title = "steps"
+        self._shown = Text()
 
     def show(self, view: SessionView) -> None:
-        self.update(render_timeline(view))
+        """Redraw only when the steps changed; a layout pass only when the line count did."""
+        text = render_timeline(view)
+        if text != self._shown:
+            lines_changed = text.plain.count("\n") != self._shown.plain.count("\n")
+            self._shown = text
+            self.update(text, layout=lines_changed)
