@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from wfwatch.agents.workflows import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, TURN_ATTR
 from wfwatch.hub.results import KnownHead
@@ -21,7 +21,11 @@ DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
 
 
 class QueryError(Exception):
-    """The visibility query was rejected; the message says why."""
+    """Workflows could not be listed; the message says why."""
+
+
+class QueryRejected(QueryError):
+    """The server rejected the visibility query itself (its syntax or a field it does not know)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,10 @@ async def list_sessions(client: Client, query: str = "", *, limit: int = 200) ->
                 )
             )
     except RPCError as err:
-        raise QueryError(err.message.splitlines()[0] if err.message else str(err)) from err
+        reason = err.message.splitlines()[0] if err.message else str(err)
+        if err.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise QueryRejected(reason) from err
+        raise QueryError(f"cannot list workflows in namespace {client.namespace!r}: {reason}") from err
     return rows
 
 

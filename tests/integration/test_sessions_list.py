@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
-from wfwatch.sessions import QueryError, TurnNotFound, list_sessions, turn_start_offset
+from wfwatch.sessions import QueryRejected, TurnNotFound, list_sessions, turn_start_offset
 
 
 async def test_a_session_is_listed_with_title_and_turn_from_its_memo(
@@ -46,5 +46,5 @@ async def test_a_session_is_listed_with_title_and_turn_from_its_memo(
 
 
 async def test_bad_visibility_query_raises_query_error(client: Client) -> None:
-    with pytest.raises(QueryError):
+    with pytest.raises(QueryRejected):
         await list_sessions(client, "WorkflowId ==== nonsense")

@@ -301,6 +301,15 @@ class Device:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def stream_head(self) -> int:
+        """The stream's head as the hub last saw it (``info.head`` never reads below the position).
+
+        A device that joined beyond it waits for the stream to get there; a
+        UI can say so instead of looking stuck.
+        """
+        return self._source.head()
+
     async def disconnect(self) -> None:
         """Simulate a network drop: deliver nothing until :meth:`reconnect`."""
         if self._closed or not self._connected:

@@ -38,6 +38,14 @@ def parse_join(text: str) -> Join:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceOpened:
+    """The device is open at ``position``; the stream's head is ``head`` (possibly behind it)."""
+
+    position: int
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRecords:
     records: list[events.Record]
     next_offset: int
@@ -56,7 +64,7 @@ class DeviceEnd:
     next_offset: int
 
 
-DeviceResult = DeviceRecords | DeviceGap | DeviceEnd
+DeviceResult = DeviceOpened | DeviceRecords | DeviceGap | DeviceEnd
 #: (session id, device name, join, resume offset or None) -> results.
 #: ``resume_at`` is the pane's own next offset after a drop; it wins over ``join``.
 DeviceFactory = Callable[[str, str, Join, int | None], AsyncIterator[DeviceResult]]
@@ -83,6 +91,7 @@ def hub_devices(hub: Hub) -> DeviceFactory:
             device_id=pane_device_id(session_id, name),
         )
         try:
+            yield DeviceOpened(device.position, device.stream_head)
             async for event in device:
                 if isinstance(event, Delivery):
                     yield DeviceRecords(event.records, event.next_offset, device.info.head)

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
-from wfwatch.sessions import QueryError, SessionRow
+from wfwatch.sessions import QueryError, QueryRejected, SessionRow
 from wfwatch.text import sanitize
 from wfwatch.tui.widgets.footer import StableFooter
 
@@ -88,8 +88,12 @@ class SessionsScreen(Screen[None]):
             return
         try:
             rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
-        except QueryError as err:
+        except QueryRejected as err:
             error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
+            self._schedule()
+            return
+        except QueryError as err:
+            error.update(Text(sanitize(str(err)), style="red"))
             self._schedule()
             return
         except Exception as err:

@@ -24,7 +24,7 @@ from wfwatch import events
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
-from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceRecords
+from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceOpened, DeviceRecords
 from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import RawLog
 from wfwatch.tui.widgets.timeline import Timeline
@@ -127,7 +127,16 @@ class Pane(Vertical):
     async def _subscribe(self, resume_at: int | None) -> None:
         try:
             async for result in self._open_device(self.session_id, self.device_name, self.join, resume_at):
-                if isinstance(result, DeviceRecords):
+                if isinstance(result, DeviceOpened):
+                    self._next_offset = result.position
+                    self.stats.head = max(self.stats.head, result.head)
+                    if result.position > result.head:
+                        self.stats.state = "waiting"
+                        self.stats.error = (
+                            f"offset {result.position} is beyond the head ({result.head}): "
+                            "nothing to show until the stream gets there"
+                        )
+                elif isinstance(result, DeviceRecords):
                     self.reducer.feed(result.records)
                     self.records.extend(result.records)
                     self.stats.received += len(result.records)
@@ -237,7 +246,8 @@ class Pane(Vertical):
             self._header.update(text, layout=False)
 
     def _header_text(self) -> Text:
-        position = self.reducer.next_offset
+        # Where the device is: before its first record, where it joined (not 0).
+        position = self._next_offset if self._next_offset is not None else self.reducer.next_offset
         lag = max(0, self.stats.head - position)
         state_style = {"live": "green", "ended": "blue", "disconnected": "red", "error": "red"}.get(
             self.stats.state, "yellow"
