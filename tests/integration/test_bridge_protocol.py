@@ -7,6 +7,7 @@ import json
 import pytest
 
 from wfwatch import events
+from wfwatch.bridge.app import _without_token
 from wfwatch.bridge.bind import is_loopback
 from wfwatch.bridge.protocol import (
     BadRequest,
@@ -88,3 +89,10 @@ def test_the_frame_cache_returns_the_same_bytes_as_encoding_each_record() -> Non
 def test_loopback_detection() -> None:
     assert all(is_loopback(h) for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"])
     assert not any(is_loopback(h) for h in ["0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.evil.com", ""])
+
+
+def test_the_token_is_cut_from_a_query_string_and_nothing_else() -> None:
+    assert _without_token(b"token=abc") == b""
+    assert _without_token(b"join=live&token=abc&last_event_id=E%3A4") == b"join=live&last_event_id=E%3A4"
+    assert _without_token(b"tok%65n=abc&from=3&token&token=") == b"from=3"  # however it is spelled
+    assert _without_token(b"tokens=1&my_token=2&from=token") == b"tokens=1&my_token=2&from=token"

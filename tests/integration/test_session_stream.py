@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.worker import Worker
 
@@ -127,6 +128,55 @@ async def test_foreign_payload_is_shown_as_unknown_not_a_crash(client: Client, t
     assert kinds.count("invalid") == 1
     view = reduce(records)
     assert [o.kind for o in view.odd_items] == ["unknown", "unknown", "invalid"]
+
+
+async def test_a_workflow_replaced_under_its_id_ends_the_read_instead_of_being_followed(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    # Update mode (the hub's live tail): a poll names the run that accepted it, so the check is exact.
+    # A Query poll does not; there a replacement that gets past the reader's head within one poll
+    # interval can still be read before the next describe notices it.
+    model = ModelSpec(tokens_per_second=100, answer_words=300, reasoning_words=10)
+    handle = await start_session(client, task_queue, messages=["go"], model=model, idle_timeout=5.0)
+    old_run = (await handle.describe()).run_id
+    reader = StreamReader(client, handle.id, mode="update")
+    records: list[events.Record] = []
+    ends: list[End] = []
+
+    async def read() -> None:
+        async for result in reader:
+            if isinstance(result, Batch):
+                records.extend(result.records)
+            elif isinstance(result, End):
+                ends.append(result)
+
+    task = asyncio.create_task(read())
+    async with asyncio.timeout(20):
+        while len(records) < 10:
+            await asyncio.sleep(0.02)
+    # Another workflow takes the id (terminating this one) while the reader follows it.
+    replacement = SessionInput(messages=["again"], model=ModelSpec(tokens_per_second=100, answer_words=200))
+    await client.start_workflow(
+        AgentSession.run,
+        replacement,
+        id=handle.id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+    )
+    await asyncio.wait_for(task, 30)
+    assert [e.status for e in ends] == ["replaced"]
+    old = await records_of_run(client, handle.id, old_run)
+    # Only the old workflow's records, in order: nothing of the new one spliced on.
+    assert records == old[: len(records)]
+
+
+async def records_of_run(client: Client, workflow_id: str, run_id: str) -> list[events.Record]:
+    """Every record one (closed) run retains."""
+    records: list[events.Record] = []
+    async for result in StreamReader(client, workflow_id, run_id=run_id, mode="query"):
+        if isinstance(result, Batch):
+            records.extend(result.records)
+    return records
 
 
 async def test_unknown_workflow_is_a_clear_error(client: Client) -> None:

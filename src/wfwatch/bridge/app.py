@@ -13,12 +13,13 @@ Endpoints (JSON errors are ``{"error": "..."}`` with a fitting status)::
 the event's JSON from docs/events.md plus ``"offset"``; ``gap``
 (``{"start", "end"}``), ``end`` (``{"status", "next_offset"}``) and
 ``reset`` (``{"epoch", "previous_epoch"}``) are named events. Every event's
-``id`` is a cursor ``"{epoch}:{next offset}"`` (:mod:`.protocol`). Where a
-stream starts, first match wins: the ``Last-Event-ID`` header (what
-EventSource sends when it reconnects), ``?last_event_id=`` (the same, for
-clients that cannot set headers), ``?from=OFFSET``, then
-``?join=start|live|turn`` (with ``&turn=N``); default ``start``. A comment
-line is sent every ``heartbeat`` seconds so proxies keep the connection.
+``id`` is a cursor ``"{epoch}:{next offset}"`` (:mod:`.protocol`; the wire
+format is written up in docs/events.md, "SSE bridge"). Where a stream
+starts, first match wins: the ``Last-Event-ID`` header (what EventSource
+sends when it reconnects), ``?last_event_id=`` (the same, for clients that
+cannot set headers), ``?from=OFFSET``, then ``?join=start|live|turn`` (with
+``&turn=N``); default ``start``. A comment line is sent every ``heartbeat``
+seconds so proxies keep the connection.
 
 **Stateless.** Nothing about a client lives in the process: each request
 opens a hub device at the position the request names and closes it when the
@@ -28,10 +29,11 @@ the same stream, and a client can move between them with its
 
 **Security.** With a token, every route but the page shell needs
 ``Authorization: Bearer <token>`` or ``?token=`` (EventSource cannot send
-headers), compared in constant time; the page reads the token from its URL
-fragment, which never reaches a server log. Without a token (loopback only,
-see :func:`wfwatch.bridge.server.check_bind`) the ``Host`` header must name
-the loopback interface, so a DNS-rebinding page cannot talk to it. A request
+headers), compared in constant time, and cut from the request once checked;
+the page reads the token from its URL fragment, which never reaches a server
+log. Without a token (loopback only, see
+:func:`wfwatch.bridge.server.check_bind`) the ``Host`` header must name the
+loopback interface, so a DNS-rebinding page cannot talk to it. A request
 carrying an ``Origin`` from another site is refused, and POSTs must be JSON,
 so a cross-site form cannot steer a session. Visibility is only ever asked
 a fixed query, and the Temporal client is bound to one namespace.
@@ -50,7 +52,7 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
 import anyio
 import msgspec
@@ -128,12 +130,14 @@ class Bridge:
         namespace: str,
         heartbeat: float,
         max_streams: int,
+        send_timeout: float = SEND_TIMEOUT,
     ) -> None:
         self.client = client
         self.hub = hub
         self.namespace = namespace
         self.heartbeat = heartbeat
         self.max_streams = max_streams
+        self.send_timeout = send_timeout
         self._token = token.encode() if token else None
         self.frames = protocol.FrameCache()
         self.streams: set[Device] = set()
@@ -220,7 +224,7 @@ class Bridge:
             except BaseException:
                 await stream.close()
                 raise
-        return _StreamResponse(stream, heartbeat=self.heartbeat, send_timeout=SEND_TIMEOUT)
+        return _StreamResponse(stream, heartbeat=self.heartbeat, send_timeout=self.send_timeout)
 
     async def open_device(self, session_id: str, join: Join, peer: str) -> Device:
         try:
@@ -527,7 +531,11 @@ class Guard:
 
     Checks run before any route: a refused request never reaches Temporal.
     The token is read from the header or the query string and is never
-    logged (uvicorn's access log is off in :mod:`wfwatch.bridge.server`).
+    logged: uvicorn's access log is off in :mod:`wfwatch.bridge.server`, and
+    a ``token=`` parameter is cut from the scope's query string once checked,
+    because uvicorn turns its access log back on for any handler attached to
+    ``uvicorn.access`` (an embedding app's logging setup, say) and prints the
+    query string there.
     """
 
     def __init__(self, app: ASGIApp, bridge: Bridge) -> None:
@@ -544,6 +552,9 @@ class Guard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        query_string: bytes = scope.get("query_string", b"")
+        if b"token" in query_string:
+            scope["query_string"] = _without_token(query_string)  # in place: uvicorn logs from this dict
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -572,6 +583,16 @@ class Guard:
         return None
 
 
+def _without_token(query_string: bytes) -> bytes:
+    """``query_string`` without its ``token`` parameters; the others byte for byte."""
+    kept = [
+        part
+        for part in query_string.split(b"&")
+        if unquote_to_bytes(part.partition(b"=")[0].replace(b"+", b" ")) != b"token"
+    ]
+    return b"&".join(kept)
+
+
 def _is_loopback_host(host: str) -> bool:
     """Whether a ``Host`` header names this machine's loopback interface."""
     host = host.strip().lower()
@@ -595,14 +616,25 @@ def create_app(
     namespace: str,
     heartbeat: float = 15.0,
     max_streams: int = 10_000,
+    send_timeout: float = SEND_TIMEOUT,
 ) -> Starlette:
     """The bridge as an ASGI app. ``client`` must already be bound to ``namespace``.
 
     ``token=None`` disables authentication; only do that on loopback (the
     server refuses otherwise). ``app.state.bridge`` is the :class:`Bridge`
-    (a stopping server calls ``close_streams`` on it).
+    (a stopping server calls ``close_streams`` on it). At most
+    ``max_streams`` streams are open at once (then 503); a stream whose
+    client accepts no bytes for ``send_timeout`` seconds is dropped.
     """
-    bridge = Bridge(client, hub, token=token or None, namespace=namespace, heartbeat=heartbeat, max_streams=max_streams)
+    bridge = Bridge(
+        client,
+        hub,
+        token=token or None,
+        namespace=namespace,
+        heartbeat=heartbeat,
+        max_streams=max_streams,
+        send_timeout=send_timeout,
+    )
     routes = [
         Route("/", _page, methods=["GET"]),
         Route("/index.html", _page, methods=["GET"]),

@@ -7,13 +7,17 @@ until then (and in tests) ``python -m wfwatch.bridge`` runs the same command.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wfwatch import paths
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
 from wfwatch.temporal.connect import add_connection_options, connect, options_from_click
+
+if TYPE_CHECKING:
+    from wfwatch.bridge.server import LogLevel
 
 
 @click.command("serve")
@@ -33,10 +37,18 @@ from wfwatch.temporal.connect import add_connection_options, connect, options_fr
     help="Bearer token every request must carry [env WFWATCH_TOKEN; prefer the env: flags show up in ps].",
 )
 @click.option("--heartbeat", type=click.FloatRange(min=1.0), default=15.0, show_default=True, hidden=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", hidden=True)
 @add_connection_options
 @click.pass_context
 def serve_command(
-    ctx: click.Context, /, host: str, port: int, token: str | None, heartbeat: float, **conn: Any
+    ctx: click.Context,
+    /,
+    host: str,
+    port: int,
+    token: str | None,
+    heartbeat: float,
+    log_level: LogLevel,
+    **conn: Any,
 ) -> None:
     """Serve sessions over HTTP: a web page, JSON, and Server-Sent Events.
 
@@ -52,6 +64,9 @@ def serve_command(
     merged = dict(ctx.parent.params) if ctx.parent is not None else {}
     merged.update({key: value for key, value in conn.items() if value is not None})
     options = options_from_click(merged)
+    if log_level in ("debug", "info"):
+        # Everything the process can log goes to stderr (tests check no token ever shows up there).
+        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
     def ready(url: str) -> None:
         hint = " (open it with #token=<your token> appended)" if token else ""
@@ -70,6 +85,7 @@ def serve_command(
                 namespace=client.namespace,
                 cache_dir=paths.data_dir(),
                 heartbeat=heartbeat,
+                log_level=log_level,
                 on_ready=ready,
             )
         except BridgeConfigError as err:

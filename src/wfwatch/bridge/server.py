@@ -6,13 +6,14 @@ cleanly: open streams are ended first, so uvicorn is not left waiting on
 connections that never close, and every client is told to reconnect.
 :func:`serve` is what ``wfwatch serve`` runs until Ctrl-C.
 
-Why uvicorn's own signal handling is switched off: uvicorn installs
-process-wide SIGINT/SIGTERM handlers, and sse-starlette watches them (and a
-process-global flag) to drain streams. Several servers started and stopped
-inside one process (tests, benchmarks) must not see each other's shutdown,
-so :class:`BridgeServer` installs none, and :func:`serve` turns a signal
-into :meth:`BridgeServer.stop` itself — which ends the streams first, so
-shutdown never waits on an SSE connection that would not close.
+Why uvicorn's own signal handling is switched off: uvicorn replaces the
+process-wide SIGINT/SIGTERM handlers while it serves (and re-raises a caught
+signal when it stops). Several servers started and stopped inside one
+process (tests, benchmarks) must not take over each other's signals, nor the
+test runner's, so :class:`BridgeServer` installs none, and :func:`serve`
+turns a signal into :meth:`BridgeServer.stop` itself — which ends the
+streams first, so shutdown never waits on an SSE connection that would not
+close.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ import uvicorn
 from temporalio.client import Client
 
 from wfwatch import gctune
-from wfwatch.bridge.app import Bridge, create_app
+from wfwatch.bridge.app import SEND_TIMEOUT, Bridge, create_app
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
 from wfwatch.hub import Hub
 
 log = logging.getLogger(__name__)
+
+#: uvicorn's log levels the bridge passes on (``trace`` is left out: it logs whole ASGI scopes, query strings included).
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BridgeConfigError", "BridgeServer", "check_bind", "serve"]
 
@@ -103,8 +107,10 @@ class BridgeServer:
         namespace: str | None = None,
         heartbeat: float = 15.0,
         max_streams: int = 10_000,
+        send_timeout: float = SEND_TIMEOUT,
         graceful_timeout: int = 5,
         http: Literal["auto", "h11", "httptools"] = "auto",
+        log_level: LogLevel = "warning",
     ) -> None:
         check_bind(host, token)
         self.host = host
@@ -116,13 +122,14 @@ class BridgeServer:
             namespace=namespace or client.namespace,
             heartbeat=heartbeat,
             max_streams=max_streams,
+            send_timeout=send_timeout,
         )
         self.app = app
         self.bridge: Bridge = app.state.bridge
         config = uvicorn.Config(
             app,
-            log_level="warning",
-            access_log=False,  # the query string may carry the token
+            log_level=log_level,
+            access_log=False,  # the query string may carry the token (tests check it at log_level="debug")
             lifespan="off",
             timeout_graceful_shutdown=graceful_timeout,
             server_header=False,
@@ -187,6 +194,7 @@ async def serve(
     namespace: str | None = None,
     cache_dir: Path | None = None,
     heartbeat: float = 15.0,
+    log_level: LogLevel = "warning",
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the bridge until SIGINT/SIGTERM, with a hub of its own.
@@ -203,7 +211,14 @@ async def serve(
     with tempfile.TemporaryDirectory(prefix="wfwatch-bridge-") as state_dir:
         async with Hub(client, state_dir=Path(state_dir), cache_dir=cache_dir) as hub:
             server = BridgeServer(
-                client, hub, host=host, port=port, token=token, namespace=namespace, heartbeat=heartbeat
+                client,
+                hub,
+                host=host,
+                port=port,
+                token=token,
+                namespace=namespace,
+                heartbeat=heartbeat,
+                log_level=log_level,
             )
             await server.start()
             settle_gc()

@@ -205,12 +205,19 @@ class SessionFeed:
             return
         if epoch != self.epoch:
             log.warning("session %s was replaced by a new workflow; its old cache is dropped", self.session_id)
+            # Now, so no device reads the old copy while the cache is reset.
             self.replaced = True
             self.end = EndOfStream("replaced", self.buffer.head)
             await self.cache.reset(self.session_id, epoch)
-            self.notify()
-            if self._on_idle is not None:
-                self._on_idle(self)
+            self._mark_replaced()
+
+    def _mark_replaced(self) -> None:
+        """End every device with ``"replaced"``; the hub opens a fresh feed for whoever joins next."""
+        self.replaced = True
+        self.end = EndOfStream("replaced", self.buffer.head)
+        self.notify()
+        if self._on_idle is not None:
+            self._on_idle(self)
 
     # --- where an offset's records come from -------------------------------------
 
@@ -356,6 +363,7 @@ class SessionFeed:
                 from_offset=self.buffer.head,
                 live_mode=self.live_mode,
                 poll_interval=self.poll_interval,
+                epoch=self.epoch or None,
             )
             self._reader = reader
             try:
@@ -364,6 +372,11 @@ class SessionFeed:
                         self._on_batch(result)
                     elif isinstance(result, Gap):
                         await self.mark_gap(result.start, result.end)
+                    elif result.status == "replaced":
+                        # Another workflow took the id while we read it; the next feed's prepare restarts the cache.
+                        await self.drain_writes()
+                        self._mark_replaced()
+                        return
                     else:
                         self.mark_end(result.status, result.next_offset)
                         return

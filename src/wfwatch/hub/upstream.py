@@ -60,6 +60,7 @@ class UpstreamReader(StreamReader):
         from_offset: int,
         live_mode: ReadMode,
         poll_interval: float = 0.05,
+        epoch: str | None = None,
     ) -> None:
         super().__init__(
             client,
@@ -68,6 +69,7 @@ class UpstreamReader(StreamReader):
             mode=live_mode,
             poll_interval=poll_interval,
             catch_up_by_query=True,
+            epoch=epoch,
         )
         self.live_mode: ReadMode = live_mode
 

@@ -14,7 +14,10 @@ once it is closed) and yields three kinds of results:
 
 It follows continue-as-new (the next run carries the stream state) and
 reports an unknown workflow or a workflow without a stream as
-:class:`StreamNotFound` with a message a user can act on.
+:class:`StreamNotFound` with a message a user can act on. A run of another
+chain under the same workflow id (the workflow was replaced by a new one
+with the same id) is not followed: the read ends with ``End("replaced")``
+rather than splicing the new workflow's offsets onto the old one's.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class Gap:
 
 @dataclass(frozen=True, slots=True)
 class End:
-    """The workflow closed with ``status``; nothing follows ``next_offset``."""
+    """The workflow closed with ``status`` (``"replaced"``: another workflow took its id); nothing follows ``next_offset``."""
 
     status: str
     next_offset: int
@@ -146,8 +149,11 @@ class StreamReader:
     said more is ready) reads by Query until it reaches the head, then by
     ``mode``: a long backlog costs no Updates and adds nothing to history.
 
-    Subclasses that need more than decoded records per batch (the hub keeps
-    each item's raw bytes for its cache) override :meth:`batch_from`.
+    ``epoch`` is the first run id of the continue-as-new chain to read (the
+    hub passes the one its cache was filled from); without it the first
+    describe sets it. Subclasses that need more than decoded records per
+    batch (the hub keeps each item's raw bytes for its cache) override
+    :meth:`batch_from`.
     """
 
     def __init__(
@@ -162,6 +168,7 @@ class StreamReader:
         run_id: str | None = None,
         outage_tolerance: float = 30.0,
         catch_up_by_query: bool = False,
+        epoch: str | None = None,
     ) -> None:
         if from_offset < 0:
             raise ValueError(f"offset must be >= 0, got {from_offset}")
@@ -185,6 +192,11 @@ class StreamReader:
         # A run that refused more Updates (Temporal's per-run Update limit) is
         # read by Query until the workflow continues as new.
         self._query_only_run: str | None = None
+        #: The first run id of the continue-as-new chain being read (given, or
+        #: learned from the first describe); a run of another chain ends the read.
+        self.epoch = epoch or ""
+        #: The highest head (``next_offset``) a poll has reported: a stream's head never moves back.
+        self._head_seen = 0
 
     async def head(self) -> int:
         """The stream's current head offset (the offset the next item will get)."""
@@ -197,28 +209,31 @@ class StreamReader:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[ReadResult]:
-        status = await self._status()
-        while True:
-            if status in _CLOSED:
-                async for result in self._drain_closed(_CLOSED[status]):
-                    yield result
-                return
-            if status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-                self._follow_latest_run()
-                status = await self._status()
-                continue
-            try:
-                if self._polls_by_update():
-                    polled = await self._poll_update()
-                else:
-                    polled = await self._poll_query_running()
-            except _RunChanged:
-                status = await self._status()
-                continue
-            if polled is None:
-                continue
-            for item in self._split(polled):
-                yield item
+        try:
+            status = await self._status()
+            while True:
+                if status in _CLOSED:
+                    async for result in self._drain_closed(_CLOSED[status]):
+                        yield result
+                    return
+                if status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                    self._follow_latest_run()
+                    status = await self._status()
+                    continue
+                try:
+                    if self._polls_by_update():
+                        polled = await self._poll_update()
+                    else:
+                        polled = await self._poll_query_running()
+                except _RunChanged:
+                    status = await self._status()
+                    continue
+                if polled is None:
+                    continue
+                for item in self._split(polled):
+                    yield item
+        except _Replaced:
+            yield End(status="replaced", next_offset=self.offset)
 
     @property
     def run_id(self) -> str:
@@ -239,6 +254,7 @@ class StreamReader:
 
     async def _status(self) -> WorkflowExecutionStatus:
         description = await self._ride_out_outage("describing", self._handle.describe)
+        self._check_chain(description.raw_info.first_run_id, description.run_id)
         self._note_run(description.run_id)
         if description.status is None:
             raise StreamReadError(f"workflow {self.workflow_id!r} has no status")
@@ -276,6 +292,27 @@ class StreamReader:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def _check_chain(self, first_run_id: str, run_id: str | None) -> None:
+        """Raise :class:`_Replaced` when ``run_id`` belongs to another chain than the one being read.
+
+        Continue-as-new keeps the first run id; a new workflow started under
+        the same id has its own. (A server that reports no first run id is
+        not checked.)
+        """
+        if not first_run_id:
+            return
+        if not self.epoch:
+            self.epoch = first_run_id
+        elif first_run_id != self.epoch:
+            log.warning(
+                "workflow %s was replaced by another workflow (run %s, epoch %s -> %s); not following it",
+                self.workflow_id,
+                run_id,
+                self.epoch,
+                first_run_id,
+            )
+            raise _Replaced()
+
     def _note_run(self, run_id: str | None) -> None:
         """Record the run being read; a new one after the first is a rollover followed."""
         if not run_id or run_id == self._run_id:
@@ -307,8 +344,14 @@ class StreamReader:
                 result_type=PollResult,
             )
             # The handle targets the latest run, so a continue-as-new is only
-            # visible here: the Update names the run that accepted it.
-            self._note_run(handle.workflow_run_id)
+            # visible here: the Update names the run that accepted it. A run
+            # not seen before may also be another workflow that took the id:
+            # its offsets must not be read as ours.
+            run_id = handle.workflow_run_id
+            if run_id and run_id != self._run_id and self.epoch:
+                described = await self._client.get_workflow_handle(self.workflow_id, run_id=run_id).describe()
+                self._check_chain(described.raw_info.first_run_id, run_id)
+            self._note_run(run_id)
             result: PollResult = await handle.result()
             self.trouble = ""
             return result
@@ -344,6 +387,13 @@ class StreamReader:
             await self._on_rpc_error(err)
             return None
         self.trouble = ""
+        if result.next_offset < self._head_seen:
+            # The Query reaches the latest run, and a head that moved back means it is another
+            # workflow's (the id was reused): re-describe before taking anything from it. (Only a
+            # replacement that already got past our head within one poll slips through this.)
+            # Checked once per regression: a reset keeps the chain, and then reading goes on.
+            self._head_seen = result.next_offset
+            raise _RunChanged()
         if not result.items and not result.more_ready:
             await asyncio.sleep(self.poll_interval)
             self._idle_polls += 1
@@ -401,6 +451,7 @@ class StreamReader:
             out.append(batch)
         if result.next_offset > self.offset:
             self.offset = result.next_offset
+        self._head_seen = max(self._head_seen, result.next_offset)
         self.caught_up = not result.more_ready
         return out
 
@@ -450,6 +501,10 @@ def _is_update_limit(err: RPCError) -> bool:
 
 class _RunChanged(Exception):
     """Internal: re-describe the workflow before polling again."""
+
+
+class _Replaced(Exception):
+    """Internal: the workflow id now names another workflow (another continue-as-new chain)."""
 
 
 async def read_all(

@@ -1,4 +1,9 @@
-"""``wfwatch serve`` in a process of its own, so a test can SIGKILL it mid-stream."""
+"""``wfwatch serve`` in a process of its own, so a test can SIGKILL it mid-stream.
+
+Everything the process writes, on stdout and on stderr, goes to files for
+the whole of its life (nothing is left unread in a pipe), so a test can
+check that a secret never appears in any of it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 READY = re.compile(r"wfwatch serve: (http://\S+?)/?[ ;]")
@@ -24,6 +30,7 @@ class BridgeProcess:
         port: int = 0,
         token: str | None = None,
         heartbeat: float = 15,
+        log_level: str = "warning",
     ) -> None:
         self.address = address
         self.namespace = namespace
@@ -31,9 +38,16 @@ class BridgeProcess:
         self.port = port
         self.token = token
         self.heartbeat = heartbeat
+        self.log_level = log_level
         self.url = ""
         self._proc: asyncio.subprocess.Process | None = None
+        #: stderr (uvicorn's and Python's logs) and stdout (the ready line; uvicorn's access log if it were on).
         self.log = home / "bridge.log"
+        self.stdout = home / "bridge.stdout"
+
+    def output(self) -> str:
+        """All the process has written so far, stdout then stderr."""
+        return self.stdout.read_text(errors="replace") + self.log.read_text(errors="replace")
 
     async def start(self, timeout: float = 30.0) -> str:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -41,7 +55,8 @@ class BridgeProcess:
         env["WFWATCH_HOME"] = str(self.home)
         if self.token:
             env["WFWATCH_TOKEN"] = self.token
-        with open(self.log, "ab") as log:
+        skip = self.stdout.stat().st_size if self.stdout.exists() else 0  # an earlier run's ready line
+        with open(self.log, "ab") as log, open(self.stdout, "ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -54,24 +69,23 @@ class BridgeProcess:
                 str(self.port),
                 "--heartbeat",
                 str(self.heartbeat),
+                "--log-level",
+                self.log_level,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
+                stdout=out,
                 stderr=log,
                 env=env,
                 start_new_session=True,
             )
-        assert self._proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
-        except TimeoutError:
-            await self.kill()
-            raise AssertionError(
-                f"the bridge did not start in {timeout}s; log: {self.log.read_text()[-2000:]}"
-            ) from None
-        match = READY.search(line.decode())
-        if match is None:
-            await self.kill()
-            raise AssertionError(f"the bridge said {line!r}; log: {self.log.read_text()[-2000:]}")
+        deadline = time.monotonic() + timeout
+        while (match := READY.search(self.stdout.read_bytes()[skip:].decode(errors="replace"))) is None:
+            if self._proc.returncode is not None or time.monotonic() > deadline:
+                await self.kill()
+                raise AssertionError(
+                    f"the bridge did not start in {timeout}s (exit {self._proc.returncode}); "
+                    f"output: {self.output()[-2000:]}"
+                )
+            await asyncio.sleep(0.05)
         self.url = match.group(1)
         self.port = int(self.url.rsplit(":", 1)[1])
         return self.url

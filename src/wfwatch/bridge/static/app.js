@@ -329,6 +329,9 @@
       this.renderTimer = null;
       this.laneNodes = new Map();
       this.drops = 0; // connections lost (the browser or we reconnected after each)
+      // Record events received, re-deliveries included (the reducer ignores those, so only
+      // this count shows a server that sends an offset twice; the browser test checks it).
+      this.messages = 0;
     }
 
     url(withCursor) {
@@ -363,6 +366,7 @@
     }
 
     onRecord(e) {
+      this.messages += 1;
       this.lastEventId = e.lastEventId;
       this.reducer.apply(JSON.parse(e.data));
       this.scheduleRender();
