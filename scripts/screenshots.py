@@ -51,9 +51,9 @@ async def main() -> None:
         client = await Client.connect(server.address, namespace=server.namespace)
         async with create_worker(client, TASK_QUEUE):
             await start_demo_sessions(client)
-            await shoot_sessions(client)
             await shoot_team(client)
             await shoot_flaky_raw(client)
+            await shoot_sessions(client)  # last: the hub's cache now knows the heads it read
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.svg')))} to {OUT}")
 
 

@@ -39,6 +39,8 @@ class SessionRow:
     turn: int | None
     #: Where the session's stream is, when a hub that read it says so (visibility does not know).
     head: KnownHead | None = None
+    #: The parent workflow of a child (a sub-agent): its output is already in the parent's stream.
+    parent_id: str | None = None
 
     @property
     def is_wfwatch(self) -> bool:
@@ -71,6 +73,7 @@ async def list_sessions(client: Client, query: str = "", *, limit: int = 200) ->
                     start_time=execution.start_time,
                     title=title or "",
                     turn=turn,
+                    parent_id=execution.parent_id,
                 )
             )
     except RPCError as err:

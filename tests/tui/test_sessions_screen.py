@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from textual.widgets import DataTable, Input, Static
 
 from wfwatch import steering
-from wfwatch.agents.shared import ModelSpec, SessionInput
+from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.tui.app import WfwatchApp
 from wfwatch.tui.screens import sessions as sessions_screen
@@ -153,3 +153,32 @@ async def test_send_a_message_and_cancel_the_running_turn_from_the_dashboard(
         await pilot.pause(1.0)
         assert pane.view.token_count == tokens_at_cancel, "no tokens after the cancel"
     await handle.terminate("test over")
+
+
+async def test_sub_agent_child_workflows_are_listed_only_on_request(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    session_id = f"team-{uuid.uuid4()}"
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(
+            messages=["go"], model=QUICK, subagents=[SubagentSpec("researcher", model=QUICK)], idle_timeout=0.5
+        ),
+        id=session_id,
+        task_queue=task_queue,
+    )
+    await handle.result()
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        screen.apply_query(f"TaskQueue = '{task_queue}'")
+        await wait_for(pilot, lambda: session_id in screen.rows)
+        await pilot.pause(0.5)
+        assert set(screen.rows) == {session_id}, "the sub-agent streams into its parent: not a row of its own"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(screen.rows) == 2)
+        child = next(key for key in screen.rows if key != session_id)
+        assert screen.rows[child].parent_id == session_id
+        await pilot.press("c")
+        assert set(screen.rows) == {session_id}

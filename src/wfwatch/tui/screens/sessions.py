@@ -30,6 +30,7 @@ class SessionsScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="sessions.refresh"),
         Binding("question_mark", "app.help", "Help", id="sessions.help"),
         Binding("f", "filter", "Filter", id="sessions.filter"),
+        Binding("c", "toggle_children", "Child workflows", id="sessions.toggle_children"),
     ]
 
     class OpenSession(Message):
@@ -41,6 +42,8 @@ class SessionsScreen(Screen[None]):
         super().__init__()
         self.query_text = ""
         self.filter_text = ""
+        #: Child workflows (sub-agents) stream into their parent's session; listed on request.
+        self.show_children = False
         self.rows: dict[str, SessionRow] = {}
         self._last_rows: list[SessionRow] = []
         self._timer: Timer | None = None
@@ -118,6 +121,8 @@ class SessionsScreen(Screen[None]):
         for row in rows:
             if needle and needle not in row.workflow_id.lower() and needle not in row.title.lower():
                 continue
+            if row.parent_id and not self.show_children:
+                continue
             key = row.workflow_id
             seen.add(key)
             cells = _cells(row, self.app.services.now())  # type: ignore[attr-defined]
@@ -141,6 +146,11 @@ class SessionsScreen(Screen[None]):
         self.query_one("#query", Input).value = self.query_text
         self.query_one(DataTable).focus()
         self.refresh_rows()
+
+    def action_toggle_children(self) -> None:
+        self.show_children = not self.show_children
+        self.notify("child workflows shown" if self.show_children else "child workflows hidden (c shows them)")
+        self._apply(self._last_rows)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
