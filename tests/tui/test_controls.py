@@ -14,7 +14,7 @@ from pilot_helpers import wait_for
 from rich.console import Console
 from session_fixture import fixture_services, session_records
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from wfwatch import events, preferences
 from wfwatch.cli import main as cli_main
@@ -138,3 +138,18 @@ async def test_the_theme_picked_is_remembered_and_info_says_where() -> None:
     assert preferences.load().theme == "nord"
     out = CliRunner().invoke(cli_main, ["info"]).output
     assert str(preferences.paths.preferences()) in out
+
+
+async def test_saved_queries_are_palette_commands_that_apply_the_query() -> None:
+    prefs = preferences.Preferences(saved_queries={"mine": "WorkflowType = 'AgentSession'"})
+    preferences.save(prefs)
+    app = WfwatchApp(services=fixture_services())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        commands = {command.title: command for command in app.get_system_commands(screen)}
+        assert "Query: mine" in commands
+        commands["Query: mine"].callback()
+        await pilot.pause()
+        assert screen.query_text == "WorkflowType = 'AgentSession'"
+        assert screen.query_one("#query", Input).value == "WorkflowType = 'AgentSession'"
