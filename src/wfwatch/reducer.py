@@ -168,6 +168,9 @@ class _Message:
     lane: str
     turn: int
     attempts: dict[int, _Attempt] = field(default_factory=dict)
+    #: The last view built; a device asks for the view every flush, and most
+    #: messages of a long session have stopped changing.
+    shown: MessageView | None = None
 
     def attempt(self, number: int) -> _Attempt:
         found = self.attempts.get(number)
@@ -176,9 +179,11 @@ class _Message:
         return found
 
     def view(self) -> MessageView:
+        if self.shown is not None:
+            return self.shown
         latest = max(self.attempts)
         current = self.attempts[latest]
-        return MessageView(
+        self.shown = MessageView(
             message_id=self.message_id,
             lane=self.lane,
             turn=self.turn,
@@ -188,6 +193,7 @@ class _Message:
             finished=current.finished,
             superseded_attempts=tuple(sorted(a for a in self.attempts if a != latest)),
         )
+        return self.shown
 
 
 @dataclass(slots=True)
@@ -329,10 +335,12 @@ class Reducer:
         return lane
 
     def _message(self, message_id: str, lane: str, turn: int, offset: int) -> _Message:
+        """The message a record is about to change (so its cached view is dropped)."""
         message = self._messages.get(message_id)
         if message is None:
             message = self._messages[message_id] = _Message(message_id, lane, turn)
             self._lane(lane, offset).message_ids.append(message_id)
+        message.shown = None
         return message
 
     def _main_status(self) -> str:
