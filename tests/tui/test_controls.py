@@ -153,3 +153,27 @@ async def test_saved_queries_are_palette_commands_that_apply_the_query() -> None
         await pilot.pause()
         assert screen.query_text == "WorkflowType = 'AgentSession'"
         assert screen.query_one("#query", Input).value == "WorkflowType = 'AgentSession'"
+
+
+async def test_a_cell_that_grows_after_the_first_refresh_widens_its_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from textual.widgets import DataTable
+
+    from wfwatch.sessions import SessionRow
+    from wfwatch.tui.screens import sessions as sessions_screen
+
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.1)
+    calls = 0
+
+    async def lister(query: str) -> list[SessionRow]:
+        nonlocal calls
+        calls += 1
+        title = "" if calls == 1 else "a title that arrived with the memo"
+        return [SessionRow("s-1", "r", "AgentSession", "running", datetime(2026, 1, 1, tzinfo=UTC), title, 1)]
+
+    app = WfwatchApp(services=replace(fixture_services(), list_sessions=lister))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: calls >= 3)
+        table = app.screen.query_one(DataTable)
+        assert table.columns["title"].content_width >= len("a title that arrived with the memo")

@@ -128,7 +128,7 @@ class SessionsScreen(Screen[None]):
             cells = _cells(row, self.app.services.now())  # type: ignore[attr-defined]
             if key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(key, column, value)
+                    table.update_cell(key, column, value, update_width=True)  # a title set later widens its column
             else:
                 table.add_row(*cells, key=key)
             self.rows[key] = row
