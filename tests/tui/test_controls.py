@@ -177,3 +177,17 @@ async def test_a_cell_that_grows_after_the_first_refresh_widens_its_column(monke
         await wait_for(pilot, lambda: calls >= 3)
         table = app.screen.query_one(DataTable)
         assert table.columns["title"].content_width >= len("a title that arrived with the memo")
+
+
+async def test_the_main_lane_shows_each_turns_user_message_above_its_answer() -> None:
+    from session_fixture import PROMPT
+
+    app = WfwatchApp(services=fixture_services(), open_session="demo-team")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, WatchScreen) and app.screen.panes[0].stats.state == "ended")
+        await pilot.pause(0.3)
+        columns = {c.lane_name: c for c in app.screen.query(LaneColumn)}
+        main = columns["main"].shown_text.splitlines()
+        first_message = next(n for n, line in enumerate(main) if line.startswith("▌t1-plan"))
+        assert " ".join(main[:first_message]) == f"you ▸ {PROMPT}"
+        assert "you ▸" not in columns["researcher"].shown_text  # sub-agents answer the planner, not the user

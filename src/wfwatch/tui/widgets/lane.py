@@ -9,6 +9,7 @@ all of it on every flush and asked for a new layout each time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -25,11 +26,11 @@ from wfwatch.tui.wrap import WrappedText
 #: Lines a lane keeps drawable; older ones are summarised in one line at the top.
 MAX_LINES = 20_000
 
-HEADER, REASONING, ANSWER, NOTE = range(4)
+HEADER, REASONING, ANSWER, NOTE, PROMPT = range(5)
 #: Line kind -> style. Lines are kept as plain strings plus one byte of kind
 #: each: a long lane holds tens of thousands of lines, and tuples of
 #: (text, style) made the collector's full passes walk every one of them.
-STYLES = (Style(bold=True), Style(italic=True, dim=True), Style(), Style(dim=True))
+STYLES = (Style(bold=True), Style(italic=True, dim=True), Style(), Style(dim=True), Style(bold=True, color="cyan"))
 
 
 def _header(message: MessageView) -> str:
@@ -106,19 +107,28 @@ class _MessageLines:
         return changed
 
 
-def lane_lines(lane: LaneView, width: int) -> list[tuple[str, Style]]:
+def _prompt_lines(text: str, width: int) -> list[str]:
+    """A turn's user message, wrapped, as the main lane shows it above the turn's answer."""
+    return WrappedText.of(f"you ▸ {_plain(text)}", width).lines
+
+
+def lane_lines(lane: LaneView, width: int, prompts: Mapping[int, str] | None = None) -> list[tuple[str, Style]]:
     """A lane's canonical messages as wrapped ``(text, style)`` lines (what a column draws)."""
     lines: list[tuple[str, Style]] = []
+    turn = None
     for message in lane.messages:
+        if prompts and message.turn != turn and message.turn in prompts:
+            lines += [(line, STYLES[PROMPT]) for line in _prompt_lines(prompts[message.turn], width)]
+        turn = message.turn
         made = _MessageLines.new(message, width)
         lines += [(line, STYLES[kind]) for line, kind in zip(made.lines, made.kinds, strict=True)]
     return lines
 
 
-def render_lane(lane: LaneView, width: int = 80) -> Text:
+def render_lane(lane: LaneView, width: int = 80, prompts: Mapping[int, str] | None = None) -> Text:
     """A lane as Rich text, for a device that is not a column (tests, a plain console)."""
     text = Text()
-    for line, style in lane_lines(lane, width):
+    for line, style in lane_lines(lane, width, prompts):
         text.append(line + "\n", style=style)
     return text
 
@@ -135,6 +145,9 @@ class LaneColumn(ScrollView):
         self.lane_name = lane_name
         self.border_title = Text(sanitize(lane_name))  # a Text, so "[/x]" in a name is not markup
         self._messages: dict[str, _MessageLines] = {}
+        #: The main lane shows each turn's user message above the turn's first message.
+        self._prompts: dict[int, str] = {}
+        self._prompt_lines: dict[int, list[str]] = {}
         self._lines: list[str] = []
         self._kinds = bytearray()
         self._width = 0
@@ -154,9 +167,17 @@ class LaneColumn(ScrollView):
         """Every line the column can draw, as plain text (what a reader could scroll through)."""
         return "\n".join(self._lines)
 
-    def show(self, lane: LaneView) -> None:
-        """Take the lane's current view; re-wraps only messages that grew."""
+    def show(self, lane: LaneView, prompts: Mapping[int, str] | None = None) -> None:
+        """Take the lane's current view; re-wraps only messages that grew.
+
+        ``prompts`` (turn -> user message) are shown above each turn's first
+        message: the pane passes them to the session's own lane.
+        """
         self._lane = lane
+        if prompts is not None and prompts != self._prompts:
+            self._prompts = dict(prompts)
+            self._prompt_lines.clear()
+            self._chars = -1  # re-flatten below
         width = self.scrollable_content_region.width
         if width <= 0:
             return  # hidden or not laid out yet: wrap when it has a size (on_resize)
@@ -170,6 +191,7 @@ class LaneColumn(ScrollView):
             return  # nothing new in this lane
         if width != self._width:
             self._messages.clear()
+            self._prompt_lines.clear()
             self._width = width
         following = self.following
         changed = False
@@ -180,7 +202,7 @@ class LaneColumn(ScrollView):
                 changed = True
             else:
                 changed = lines.take(message, width) or changed
-        if changed or len(self._messages) != len(lane.messages):
+        if changed or len(self._messages) != len(lane.messages) or (not self._prompt_lines and self._prompts):
             shown = {m.message_id for m in lane.messages}
             for gone in [m for m in self._messages if m not in shown]:
                 del self._messages[gone]
@@ -200,7 +222,15 @@ class LaneColumn(ScrollView):
     def _flatten(self, lane: LaneView) -> None:
         lines: list[str] = []
         kinds = bytearray()
+        turn = None
         for message in lane.messages:
+            if message.turn != turn and message.turn in self._prompts:
+                prompt = self._prompt_lines.get(message.turn)
+                if prompt is None:
+                    prompt = self._prompt_lines[message.turn] = _prompt_lines(self._prompts[message.turn], self._width)
+                lines += prompt
+                kinds += bytes([PROMPT]) * len(prompt)
+            turn = message.turn
             made = self._messages[message.message_id]
             lines += made.lines
             kinds += made.kinds

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from wfwatch import events
+from wfwatch.events import MAIN_LANE
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
@@ -215,6 +216,7 @@ class Pane(Vertical):
 
     def _show_lanes(self, view: SessionView) -> None:
         """One column per lane, in the view's lane order (the same on every device)."""
+        prompts = {turn.turn: turn.user_message for turn in view.turns if turn.user_message}
         for position, lane in enumerate(view.lanes):
             column = self._lanes.get(lane.name)
             if column is None:
@@ -226,7 +228,7 @@ class Pane(Vertical):
                     self._lane_row.mount(column)
             elif list(self._lane_row.children).index(column) != position:
                 self._lane_row.move_child(column, before=position)
-            column.show(lane)
+            column.show(lane, prompts if lane.name == MAIN_LANE else None)
         self._arrange_lanes(len(view.lanes))
 
     def _arrange_lanes(self, count: int) -> None:
