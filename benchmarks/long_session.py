@@ -10,12 +10,27 @@ The session keeps the default rollover settings (continue-as-new at 4,000
 history events, 1 MB of log carried), so it continues-as-new many times.
 
 Read while it streams by three hub devices and one bare ``StreamReader``
-(all from offset 0, attached from the start) plus one hub device joining
-from offset 0 at the very end (it gets an explicit gap for what the
-rollovers truncated, then the retained tail). Reported: rollovers, history
-events and size per run (from the run chain in visibility), reader errors
-and Update-cap fallbacks, wall time, and whether every device received
-every offset once with the canonical text of the scripted model.
+(all from offset 0, attached from the start), then, once the session has
+completed, by two late devices from offset 0:
+
+* a hub device on the same hub. The hub read every offset live and keeps
+  them in its sqlite cache, so this device gets the whole log, ``0..end-1``,
+  with no gap, even where Temporal has truncated the log since;
+* a bare ``StreamReader`` (``read_all``): it can only get what the last run
+  of the workflow still holds, so when the rollovers truncated the log
+  (each run carries at most ``carry_log_bytes``, 1 MB by default) it gets
+  an explicit gap for the truncated offsets and then the retained tail.
+  ``late_reader`` in the result says which happened.
+
+The reference is the live ``StreamReader``: it read Temporal directly while
+every offset was still there. It must itself equal ``read_all`` on the
+offsets Temporal still holds and show the scripted model's canonical text.
+Every other device, the late hub device included, must equal it record for
+record (offset and item), each offset once, no gap, and show the same text.
+
+Reported: rollovers, history events and size per run (from the run chain in
+visibility), reader errors and Update-cap fallbacks, wall time, per device
+what it got, and ``every_device_complete`` over all five full devices.
 
 Writes ``benchmarks/results/long_session.json``. Goal: 0 errors.
 """
@@ -24,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import platform
@@ -31,7 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +63,7 @@ from wfwatch.agents.shared import SEARCH_ATTRIBUTES, ModelSpec, SessionInput
 from wfwatch.agents.workflows import AUTO_PROMPTS, AgentSession
 from wfwatch.hub import Delivery, EndOfStream, GapNotice, Hub, Join
 from wfwatch.reducer import Reducer
-from wfwatch.stream.reader import Batch, End, Gap, StreamReader
+from wfwatch.stream.reader import Batch, End, Gap, StreamReader, read_all
 from wfwatch.temporal.server import EmbeddedServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "long_session.json"
@@ -69,9 +85,13 @@ class DeviceResult:
     end_offset: int | None = None
     errors: list[str] = field(default_factory=list)
     text_ok: bool | None = None
+    #: Whether its records equal the reference's (offset and item); None: not compared.
+    matches_reference: bool | None = None
     _next: int | None = None
+    _records: list[events.Record] = field(default_factory=list)
 
     def take(self, records: list[events.Record]) -> None:
+        self._records.extend(records)
         for record in records:
             if self.first_offset is None:
                 self.first_offset = record.offset
@@ -174,10 +194,12 @@ async def reader_device(
         )
 
 
-async def run(minutes: float, rate: float, speedup: float) -> dict[str, Any]:
+async def run(minutes: float, rate: float, speedup: float, carry_log_bytes: int | None = None) -> dict[str, Any]:
     turns, tokens = turn_plan(minutes, rate)
     model = ModelSpec(tokens_per_second=rate * speedup, reasoning_words=REASONING_WORDS, answer_words=ANSWER_WORDS)
     spec = SessionInput(title="long session", model=model, auto_turns=turns, pause_between_turns=0.0)
+    if carry_log_bytes is not None:
+        spec = dataclasses.replace(spec, carry_log_bytes=carry_log_bytes)
     expected = expected_text(model, turns)
     print(f"simulating {minutes:g} min at {rate:g} tok/s = {tokens:,} tokens in {turns} turns, {speedup:g}x faster")
     with tempfile.TemporaryDirectory(prefix="wfwatch-long-") as tmp:
@@ -209,14 +231,38 @@ async def run(minutes: float, rate: float, speedup: float) -> dict[str, Any]:
                             print(f"  {time.monotonic() - began:6.0f}s  {devices[0].records:,} records read")
                     wall = time.monotonic() - began
                     late = DeviceResult("hub-late-from-0", "hub")
-                    await hub_device(hub, workflow_id, late, None, Join("start"))
+                    late_reducer = Reducer()
+                    await hub_device(hub, workflow_id, late, late_reducer, Join("start"))
                     upstream = hub.upstream_stats(workflow_id)
+                # A bare reader from 0 once the session closed: what Temporal itself still holds.
+                truth, truth_gaps, truth_end = await read_all(client, workflow_id, timeout=120)
                 chain = await run_chain(client, workflow_id)
-    all_devices = [*devices, direct]
-    for device, reducer in zip(all_devices, [*reducers, direct_reducer], strict=True):
+    all_devices = [*devices, direct, late]
+    for device, reducer in zip(all_devices, [*reducers, direct_reducer, late_reducer], strict=True):
         device.text_ok = reducer.view().canonical_text() == expected
     head = direct.end_offset or 0
-    errors = sum(len(d.errors) for d in [*all_devices, late]) + upstream.errors
+    retained_from = truth[0].offset if truth else head
+    reference = _pairs(direct._records)
+    # The reference read Temporal live; on the offsets Temporal still holds it must equal read_all().
+    reference_matches_truth = [p for p in reference if p[0] >= retained_from] == _pairs(truth)
+    for device in all_devices:
+        device.matches_reference = _pairs(device._records) == reference
+    direct.matches_reference = reference_matches_truth  # the reference itself: against read_all()
+    late_reader = {
+        "gaps": [[g.start, g.end] for g in truth_gaps],
+        "records": len(truth),
+        "first_offset": truth[0].offset if truth else None,
+        "end": truth_end.status if truth_end is not None else None,
+        "end_offset": truth_end.next_offset if truth_end is not None else None,
+        "got_a_gap": bool(truth_gaps),
+        "truncated_offsets": sum(g.end - g.start for g in truth_gaps),
+        # What it holds must be the reference's records for the same offsets, and the gap must
+        # account for exactly the offsets before them.
+        "matches_reference": reference_matches_truth
+        and sum(g.end - g.start for g in truth_gaps) == retained_from
+        and (truth_end is not None and truth_end.next_offset == head),
+    }
+    errors = sum(len(d.errors) for d in all_devices) + upstream.errors
     return {
         "benchmark": "long_session",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -224,6 +270,7 @@ async def run(minutes: float, rate: float, speedup: float) -> dict[str, Any]:
         "simulated_minutes": minutes,
         "rate_tokens_per_s": rate,
         "speedup": speedup,
+        "carry_log_bytes": spec.carry_log_bytes,
         "turns": turns,
         "tokens": tokens,
         "records": head,
@@ -236,17 +283,31 @@ async def run(minutes: float, rate: float, speedup: float) -> dict[str, Any]:
         "errors": errors,
         "reader": reader_stats,
         "hub_upstream": {"updates": upstream.updates, "queries": upstream.queries, "errors": upstream.errors},
-        "devices": [_device_row(d, head) for d in [*all_devices, late]],
-        "every_device_complete": all(
-            d.records == head and d.first_offset == 0 and not d.gaps and not d.duplicates and not d.holes and d.text_ok
+        "reference": "the live StreamReader, checked against read_all() on the offsets Temporal still holds",
+        "reference_matches_truth": reference_matches_truth,
+        "devices": [_device_row(d, head) for d in all_devices],
+        "late_reader": late_reader,
+        "every_device_complete": reference_matches_truth
+        and all(
+            d.records == head
+            and d.first_offset == 0
+            and not d.gaps
+            and not d.duplicates
+            and not d.holes
+            and d.text_ok
+            and d.matches_reference
+            and d.end == "completed"
             for d in all_devices
         ),
     }
 
 
+def _pairs(records: list[events.Record]) -> list[tuple[int, object]]:
+    return [(r.offset, r.item) for r in records]
+
+
 def _device_row(device: DeviceResult, head: int) -> dict[str, Any]:
-    row = asdict(device)
-    row.pop("_next", None)
+    row = {f.name: getattr(device, f.name) for f in fields(device) if not f.name.startswith("_")}
     row["missing"] = head - (device.first_offset or 0) - device.records - sum(e - s for s, e in device.gaps)
     return row
 
@@ -268,14 +329,26 @@ def print_report(result: dict[str, Any]) -> None:
         print(
             f"{index:>4} {run['status']:<17} {run['history_events']:>7} {run['history_bytes'] / 1e6:>6.2f} {run['seconds']:>6}"
         )
-    print(f"{'device':<16} {'first':>6} {'records':>8} {'gaps':>5} {'dups':>5} {'missing':>7} {'end':<10} text")
+    print(
+        f"{'device':<16} {'first':>6} {'records':>8} {'gaps':>5} {'dups':>5} {'missing':>7} {'end':<10} "
+        "text  same as reference"
+    )
     for d in result["devices"]:
         print(
             f"{d['name']:<16} {d['first_offset']!s:>6} {d['records']:>8} {len(d['gaps']):>5} {d['duplicates']:>5} "
-            f"{d['missing']:>7} {d['end']!s:<10} {d['text_ok']}"
+            f"{d['missing']:>7} {d['end']!s:<10} {d['text_ok']!s:<5} {d['matches_reference']}"
         )
+    late = result["late_reader"]
+    print(
+        f"late StreamReader from 0 (read_all): {late['records']} records from offset {late['first_offset']}, "
+        f"gaps {late['gaps'] or 'none'}, end {late['end']} at {late['end_offset']}, "
+        f"consistent with the reference: {late['matches_reference']}"
+    )
+    print(
+        f"reference (live StreamReader) equals read_all() where Temporal still holds it: {result['reference_matches_truth']}"
+    )
     print(f"reader: {result['reader']}; hub upstream: {result['hub_upstream']}")
-    print("every device complete and canonical:", result["every_device_complete"])
+    print("every device complete, canonical and identical to the reference:", result["every_device_complete"])
 
 
 def main() -> None:
@@ -284,18 +357,25 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="simulated minutes of model output")
     parser.add_argument("--rate", type=float, default=50.0, help="realistic model rate, tokens/s")
     parser.add_argument("--speedup", type=float, default=10.0, help="how much faster than real time to emit")
+    parser.add_argument(
+        "--carry-log-bytes",
+        type=int,
+        default=None,
+        help="log carried across continue-as-new (default: the session's, 1 MB); small values force truncation",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     minutes = 3.0 if args.quick else args.minutes
     if minutes <= 0 or args.rate <= 0 or args.speedup <= 0:
         parser.error("--minutes, --rate and --speedup must be > 0")
     logging.basicConfig(level=logging.ERROR)
-    result = asyncio.run(run(minutes, args.rate, args.speedup))
+    result = asyncio.run(run(minutes, args.rate, args.speedup, args.carry_log_bytes))
     print_report(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-    sys.exit(0 if result["errors"] == 0 and result["every_device_complete"] else 1)
+    ok = result["errors"] == 0 and result["every_device_complete"] and result["late_reader"]["matches_reference"]
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,56 @@ agent sessions that keep making up turns (a slow scripted model, so the
 load is steady rather than a burst) and one hub in this process with
 ``--devices`` devices on every session, all from offset 0. Every
 ``--sample`` seconds it records the resident memory (RSS) of this process
-(the hub and its devices), the dev server and the worker. After
-``--minutes`` every session is asked to close; each device must then reach
-its end-of-stream having received every offset ``0..end-1`` exactly once,
-and all devices of a session must have seen identical records.
+(the hub and its devices), the dev server (its process group) and the
+worker. After ``--minutes`` every session is asked to close; each device
+must then reach its end-of-stream, and the truth is read back from Temporal
+(``read_all`` per session once it closed): a device is complete only when
+its records, offset and item, hash the same as the truth's and it ends at
+the truth's end offset. ``lost`` counts offsets the truth holds that a
+device never received.
 
-Memory is "flat" when the hub process's RSS in the last quarter of the run
-is within ``--flat-mb`` (default 40 MB) of its level at the end of the first
-quarter (after warm-up). Writes ``benchmarks/results/soak.json``.
-``--quick`` is 1 minute, 5 sessions x 3 devices.
+Memory is judged for **every** sampled process, not only the hub: a least-
+squares line is fitted to each half of the run and a process is "flat" when
+its second-half slope is at most ``--slope-limit`` MB/min (default 1, i.e.
+60 MB an hour). A warming cache that plateaus in the first half has a steep
+first half and a flat second half, and passes; a steady slope fails. A
+process still growing in the second half but at a quarter of the first
+half's rate or less is marked "slowing" (maybe a cache still warming, maybe
+not: a longer run tells) and fails all the same. Runs shorter than
+``MIN_JUDGED_MINUTES`` are too short to tell warm-up from growth: their
+slopes are reported but memory is not judged. The table and the JSON give
+first/last/max RSS, both slopes and the second slope's standard error per
+process.
 
-Every loop is bounded: the run stops at ``--minutes`` and the drain after
-closing is capped at ``--drain`` seconds.
+Upstream errors (``upstream_errors``) are the hub's own count of failed
+upstream reads (``UpstreamStats.errors``: a reader that raised and was
+restarted, a failed catch-up query or cache write). The ones seen so far
+all come from closing: once a session closes, the hub's reader reads the
+closed run's tail by Query, a Query on a closed workflow makes the worker
+replay that run, and with every session closing at once the one worker
+cannot answer them all within the Query timeout (10 s); a reader that gets
+no answer within its 30 s outage tolerance fails, and the hub restarts it,
+which then finishes. Upstream reads failing that way ("has not
+answered") during the closing phase are ``upstream_errors_while_closing``:
+reported, not fatal (delivery is checked against Temporal all the same);
+any other upstream error is ``upstream_errors_unexplained`` and fails the
+run. The last
+message of each session with errors is in ``upstream_error_sessions``, and
+every warning wfwatch logged, by phase and shape, in ``wfwatch_warnings``.
+
+Writes ``benchmarks/results/soak.json``. ``--quick`` is 1 minute, 5
+sessions x 3 devices, sampled every 3 s.
+
+Every loop is bounded: the run stops at ``--minutes``, the drain after
+closing is capped at ``--drain`` seconds and reading the truth back at
+``--drain`` (at least 120) seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import json
 import logging
@@ -44,14 +76,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _hub_common import worker_process
 
+from wfwatch import events
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES, ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub import Delivery, EndOfStream, GapNotice, Hub, Join
+from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
 TASK_QUEUE = "soak"
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PROCESSES = ("hub_mb", "server_mb", "worker_mb")
+#: Shorter runs are mostly warm-up: their slopes are shown, memory is not judged.
+MIN_JUDGED_MINUTES = 5.0
 
 
 def rss_mb(pid: int, *, whole_group: bool = False) -> float:
@@ -94,7 +131,8 @@ class DeviceCount:
     error: str = ""
     digest: Any = field(default_factory=hashlib.sha256)
 
-    def take(self, offset: int, kind: str) -> None:
+    def take(self, record: events.Record) -> None:
+        offset = record.offset
         if offset < self.next_offset:
             self.duplicates += 1
             return
@@ -102,7 +140,90 @@ class DeviceCount:
             self.holes += offset - self.next_offset
         self.next_offset = offset + 1
         self.records += 1
-        self.digest.update(f"{offset}:{kind};".encode())
+        self.digest.update(record_key(record))
+
+
+def record_key(record: events.Record) -> bytes:
+    """What a device's digest is made of: the offset and the whole item (its repr is every field)."""
+    return f"{record.offset}:{record.item!r};".encode()
+
+
+@dataclass
+class Truth:
+    """One session as Temporal holds it once closed (``read_all``): the reference for its devices."""
+
+    records: int
+    end: int | None
+    status: str | None
+    gaps: int
+    digest: str
+    #: Why the truth could not be read ("" when it was); such a session's devices count as incomplete.
+    error: str = ""
+
+
+async def read_truth(client: Client, workflow_id: str, attempts: int = 2) -> Truth:
+    """``read_all`` of a closed session, retried once: right after many sessions close, the worker may
+    still be replaying a backlog of closing Queries (see ``upstream_errors`` in the module doc)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            records, gaps, end = await read_all(client, workflow_id, timeout=60)
+            break
+        except Exception as err:  # counted and reported: an unreadable truth fails the run, it does not hide it
+            if attempt == attempts:
+                return Truth(0, None, None, 0, "", error=f"{type(err).__name__}: {err}")
+            await asyncio.sleep(5.0)
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(record_key(record))
+    return Truth(
+        records=len(records),
+        end=end.next_offset if end is not None else None,
+        status=end.status if end is not None else None,
+        gaps=len(gaps),
+        digest=digest.hexdigest(),
+        error="" if end is not None else "read_all() did not reach the end within 60 s",
+    )
+
+
+async def read_truths(client: Client, ids: list[str], budget: float) -> dict[str, Truth]:
+    """Every session's truth, four reads at a time, within ``budget`` seconds (the rest: an error each)."""
+    gate = asyncio.Semaphore(4)
+
+    async def one(workflow_id: str) -> Truth:
+        async with gate:
+            return await read_truth(client, workflow_id)
+
+    tasks = {workflow_id: asyncio.create_task(one(workflow_id)) for workflow_id in ids}
+    await asyncio.wait(tasks.values(), timeout=budget)
+    truths: dict[str, Truth] = {}
+    for workflow_id, task in tasks.items():
+        if task.done():
+            truths[workflow_id] = task.result()
+        else:
+            task.cancel()
+            truths[workflow_id] = Truth(0, None, None, 0, "", error=f"not read back within {budget:g} s")
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    return truths
+
+
+class WarningLog(logging.Handler):
+    """Counts wfwatch's warnings and errors by phase and message shape, so upstream errors can be explained."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: collections.Counter[str] = collections.Counter()
+        #: "streaming", then "closing" once every session was asked to close, then "reading back".
+        self.phase = "streaming"
+        #: Upstream readers the hub restarted after the server "has not answered" (the outage tolerance), by phase.
+        self.upstream_failures: collections.Counter[str] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.name == "wfwatch.hub.feed" and message.startswith("upstream of") and "has not answered" in message:
+            self.upstream_failures[self.phase] += 1
+        # Session ids vary; the shape says what happened.
+        shape = " ".join("<id>" if w.startswith(("soak-", "'soak-")) else w for w in message.split())
+        self.counts[f"[{self.phase}] {record.name}: {shape}"[:300]] += 1
 
 
 async def follow(hub: Hub, device: DeviceCount) -> None:
@@ -111,7 +232,7 @@ async def follow(hub: Hub, device: DeviceCount) -> None:
         async for event in opened:
             if isinstance(event, Delivery):
                 for record in event.records:
-                    device.take(record.offset, type(record.item).__name__)
+                    device.take(record)
             elif isinstance(event, GapNotice):
                 device.gaps += 1
                 device.next_offset = event.end
@@ -122,7 +243,9 @@ async def follow(hub: Hub, device: DeviceCount) -> None:
         device.error = f"{type(err).__name__}: {err}"
 
 
-async def soak(minutes: float, sessions: int, devices: int, sample: float, drain: float) -> dict[str, Any]:
+async def soak(
+    minutes: float, sessions: int, devices: int, sample: float, drain: float, warnings: WarningLog
+) -> dict[str, Any]:
     model = ModelSpec(tokens_per_second=6, answer_words=24, reasoning_words=4)
     spec = SessionInput(title="soak", model=model, auto_turns=1_000_000, pause_between_turns=2.0, publish_linger=0.25)
     samples: list[dict[str, float]] = []
@@ -159,16 +282,66 @@ async def soak(minutes: float, sessions: int, devices: int, sample: float, drain
                         if now >= stop_at:
                             break
                         await asyncio.sleep(min(sample, max(0.0, stop_at - time.monotonic())))
+                    print("closing every session; waiting for every device's end-of-stream ...")
+                    warnings.phase = "closing"
                     for workflow_id in ids:
                         await client.get_workflow_handle(workflow_id).signal(AgentSession.close)
                     drain_began = time.monotonic()
                     _, pending = await asyncio.wait(tasks, timeout=drain)
                     drained_in = time.monotonic() - drain_began
+                    print(f"drained in {drained_in:.1f} s ({len(pending)} devices still open)")
                     for task in pending:
                         task.cancel()
                     await asyncio.gather(*pending, return_exceptions=True)
                     upstream = [hub.upstream_stats(i) for i in ids]
-    return summarize(minutes, sessions, devices, samples, counts, upstream, drained_in, len(pending))
+                # The truth, read back after the hub is gone (the worker still runs: closed runs answer Queries).
+                print("reading every session back from Temporal (the truth) ...")
+                warnings.phase = "reading back"
+                truth_began = time.monotonic()
+                truths = await read_truths(client, ids, budget=max(drain, 120.0))
+                print(
+                    f"read back in {time.monotonic() - truth_began:.1f} s "
+                    f"({sum(1 for t in truths.values() if t.error)} sessions could not be read)"
+                )
+    return summarize(minutes, sessions, devices, samples, counts, upstream, truths, warnings, drained_in, len(pending))
+
+
+def slope_mb_per_min(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope of ``(seconds, MB)`` points in MB/min, and its standard error."""
+    n = len(points)
+    if n < 3:
+        return 0.0, float("inf")
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if spread == 0:
+        return 0.0, float("inf")
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
+    residual = sum((v - mean_v - slope * (t - mean_t)) ** 2 for t, v in points) / (n - 2)
+    return slope * 60, (residual / spread) ** 0.5 * 60
+
+
+def judge_memory(samples: list[dict[str, float]], minutes: float, slope_limit: float) -> dict[str, dict[str, Any]]:
+    """Per process: first/last/max RSS, each half's slope; ``flat`` from the second half (None: not judged)."""
+    half = len(samples) // 2
+    judged = minutes >= MIN_JUDGED_MINUTES
+    memory: dict[str, dict[str, Any]] = {}
+    for key in PROCESSES:
+        values = [s[key] for s in samples]
+        first_half, _ = slope_mb_per_min([(s["t"], s[key]) for s in samples[: half + 1]])
+        second_half, error = slope_mb_per_min([(s["t"], s[key]) for s in samples[half:]])
+        memory[key.removesuffix("_mb")] = {
+            "first_mb": values[0],
+            "last_mb": values[-1],
+            "max_mb": max(values),
+            "first_half_mb_per_min": round(first_half, 2),
+            "second_half_mb_per_min": round(second_half, 2),
+            "second_half_stderr": round(error, 2) if error != float("inf") else None,
+            "flat": (second_half <= slope_limit) if judged else None,
+            # Growing, but at a quarter of the first half's rate or less: perhaps a cache still warming.
+            "slowing": judged and second_half > slope_limit and first_half > 0 and second_half <= 0.25 * first_half,
+        }
+    return memory
 
 
 def summarize(
@@ -178,27 +351,32 @@ def summarize(
     samples: list[dict[str, float]],
     counts: list[DeviceCount],
     upstream: list[Any],
+    truths: dict[str, Truth],
+    warnings: WarningLog,
     drained_in: float,
     stuck: int,
 ) -> dict[str, Any]:
     quarter = max(1, len(samples) // 4)
     warm = samples[quarter - 1] if len(samples) > 1 else samples[0]
     tail = samples[-quarter:]
-    growth = {key: round(max(s[key] for s in tail) - warm[key], 1) for key in ("hub_mb", "server_mb", "worker_mb")}
+    growth = {key: round(max(s[key] for s in tail) - warm[key], 1) for key in PROCESSES}
     by_session: dict[str, list[DeviceCount]] = {}
     for c in counts:
         by_session.setdefault(c.session, []).append(c)
-    incomplete = [
-        c.session + "/" + c.name
-        for c in counts
-        if c.end != "completed"
-        or c.end_offset is None
-        or c.records != c.end_offset
-        or c.duplicates
-        or c.holes
-        or c.gaps
-        or c.error
-    ]
+
+    def complete(c: DeviceCount) -> bool:
+        truth = truths[c.session]
+        return (
+            c.end == "completed"
+            and truth.status == "completed"
+            and truth.gaps == 0
+            and c.end_offset == truth.end
+            and c.records == truth.records
+            and c.digest.hexdigest() == truth.digest
+            and not (c.duplicates or c.holes or c.gaps or c.error)
+        )
+
+    incomplete = [c.session + "/" + c.name for c in counts if not complete(c)]
     disagree = [s for s, group in by_session.items() if len({c.digest.hexdigest() for c in group}) != 1]
     return {
         "benchmark": "soak",
@@ -208,13 +386,26 @@ def summarize(
         "sessions": sessions,
         "devices_per_session": devices,
         "devices": len(counts),
-        "records_per_session": round(sum(c.end_offset or 0 for c in counts) / max(1, len(counts))),
+        "records_per_session": round(sum(t.records for t in truths.values()) / max(1, len(truths))),
         "records_delivered": sum(c.records for c in counts),
-        "lost": sum(max(0, (c.end_offset or c.next_offset) - c.records) for c in counts),
+        "truth": "read_all() per session after it closed",
+        "truth_records": sum(t.records for t in truths.values()),
+        "truth_gaps": sum(t.gaps for t in truths.values()),
+        "sessions_not_completed": sum(1 for t in truths.values() if t.status != "completed"),
+        "truth_errors": {s: t.error for s, t in truths.items() if t.error},
+        # Offsets Temporal holds that a device never received (a device counts each offset once).
+        "lost": sum(max(0, truths[c.session].records - c.records) for c in counts),
+        "devices_differing_from_truth": sum(1 for c in counts if c.digest.hexdigest() != truths[c.session].digest),
         "duplicates": sum(c.duplicates for c in counts),
         "gaps": sum(c.gaps for c in counts),
         "device_errors": sum(1 for c in counts if c.error),
         "upstream_errors": sum(u.errors for u in upstream),
+        "upstream_errors_while_closing": min(warnings.upstream_failures["closing"], sum(u.errors for u in upstream)),
+        "upstream_errors_unexplained": sum(u.errors for u in upstream)
+        - min(warnings.upstream_failures["closing"], sum(u.errors for u in upstream)),
+        "upstream_error_sessions": {u.session_id: u.last_error for u in upstream if u.errors},
+        "wfwatch_warnings": dict(warnings.counts.most_common(20)),
+        "upstream_restarts": sum(u.restarts for u in upstream),
         "upstream_updates": sum(u.updates for u in upstream),
         "incomplete_devices": incomplete[:20],
         "incomplete_count": len(incomplete),
@@ -228,48 +419,98 @@ def summarize(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 minute, 5 sessions x 3 devices")
+    parser.add_argument("--quick", action="store_true", help="1 minute, 5 sessions x 3 devices, samples every 3 s")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--drain", type=float, default=120.0, help="most seconds to wait for the ends after closing")
-    parser.add_argument("--flat-mb", type=float, default=40.0, help="allowed hub RSS growth after warm-up")
+    parser.add_argument(
+        "--slope-limit", type=float, default=1.0, help="most RSS growth in the second half, MB/min, per process"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.minutes, args.sessions, args.devices = 1.0, 5, 3
+        args.minutes, args.sessions, args.devices, args.sample = 1.0, 5, 3, 3.0
     if args.minutes <= 0 or args.sessions < 1 or args.devices < 1 or args.sample <= 0:
         parser.error("--minutes and --sample must be > 0, --sessions and --devices >= 1")
     logging.basicConfig(level=logging.ERROR)
-    result = asyncio.run(soak(args.minutes, args.sessions, args.devices, args.sample, args.drain))
-    result["flat_mb_limit"] = args.flat_mb
-    result["flat"] = result["rss_growth_after_warmup_mb"]["hub_mb"] <= args.flat_mb
-    ok = (
-        result["flat"]
-        and result["lost"] == 0
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.ERROR)  # wfwatch's warnings are counted below, not printed
+    warnings = WarningLog()
+    logging.getLogger("wfwatch").addHandler(warnings)
+    logging.getLogger("wfwatch").setLevel(logging.WARNING)
+    result = asyncio.run(soak(args.minutes, args.sessions, args.devices, args.sample, args.drain, warnings))
+    memory = judge_memory(result["samples"], args.minutes, args.slope_limit)
+    judged = args.minutes >= MIN_JUDGED_MINUTES
+    result["slope_limit_mb_per_min"] = args.slope_limit
+    result["memory"] = memory
+    result["memory_judged"] = judged
+    result["flat"] = all(m["flat"] for m in memory.values()) if judged else None
+    result["growing"] = [name for name, m in memory.items() if m["flat"] is False]
+    delivery_ok = (
+        result["lost"] == 0
         and result["duplicates"] == 0
         and result["incomplete_count"] == 0
+        and result["devices_differing_from_truth"] == 0
+        and result["truth_gaps"] == 0
+        and result["sessions_not_completed"] == 0
+        and not result["truth_errors"]
+        and result["stuck_after_drain"] == 0
         and not result["sessions_whose_devices_disagree"]
     )
+    result["delivery_ok"] = delivery_ok
+    ok = delivery_ok and result["flat"] is not False and result["upstream_errors_unexplained"] == 0
     result["ok"] = ok
+    print()
+    print(f"{'RSS MB':<8} {'first':>7} {'last':>7} {'max':>7} {'1st half/min':>13} {'2nd half/min':>13}  verdict")
+    for name, m in memory.items():
+        verdict = "not judged" if m["flat"] is None else ("flat" if m["flat"] else "GROWING")
+        verdict += " (slowing)" if m["slowing"] else ""
+        error = f" ±{m['second_half_stderr']}" if m["second_half_stderr"] is not None else ""
+        print(
+            f"{name:<8} {m['first_mb']:>7.1f} {m['last_mb']:>7.1f} {m['max_mb']:>7.1f} "
+            f"{m['first_half_mb_per_min']:>+13.2f} {m['second_half_mb_per_min']:>+9.2f}{error:<5}  {verdict}"
+        )
+    if not judged:
+        print(f"(memory not judged: runs shorter than {MIN_JUDGED_MINUTES:g} min are mostly warm-up)")
     print()
     for key in (
         "devices",
         "records_per_session",
         "records_delivered",
+        "truth_records",
         "lost",
+        "devices_differing_from_truth",
         "duplicates",
         "gaps",
+        "truth_gaps",
         "device_errors",
-        "upstream_errors",
         "incomplete_count",
         "stuck_after_drain",
         "drain_s",
-        "rss_growth_after_warmup_mb",
-        "flat",
+        "upstream_errors",
+        "upstream_errors_while_closing",
+        "upstream_errors_unexplained",
     ):
-        print(f"{key:<28} {result[key]}")
+        print(f"{key:<30} {result[key]}")
+    for session, error in list(result["upstream_error_sessions"].items())[:10]:
+        print(f"  upstream error, {session}: {error}")
+    print(
+        "wfwatch warnings and errors logged, by shape:" if result["wfwatch_warnings"] else "no wfwatch warnings logged"
+    )
+    for message, count in result["wfwatch_warnings"].items():
+        print(f"  {count:>5} x {message}")
+    if result["upstream_errors_while_closing"]:
+        print(
+            f"{result['upstream_errors_while_closing']} upstream reads failed while the sessions closed: their "
+            "closing Queries (a replay each on the worker) went unanswered for the reader's 30 s tolerance; "
+            "the hub restarted them"
+        )
+    print(f"delivery (checked against Temporal): {'OK' if delivery_ok else 'NOT OK'}")
+    print(
+        f"memory: {'not judged' if result['flat'] is None else ('flat' if result['flat'] else 'GROWING: ' + ', '.join(result['growing']))}"
+    )
     print("OK" if ok else "NOT OK")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -196,8 +196,12 @@ def tail(
 async def _tail(
     options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
 ) -> None:
+    from wfwatch.logs import log_to_file
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
 
+    # stderr carries one line when tail fails; the reader's retry warnings (and
+    # Temporal core's) go to the log file, so an outage is not ten lines of noise.
+    log_to_file(level=logging.WARNING)
     client = await connect(options)
     # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
     reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode, catch_up_by_query=True)  # type: ignore[arg-type]

@@ -1,11 +1,13 @@
 """Fixtures of the fault suite: each test reports one result line with counts.
 
-A test fills in ``fault_result`` (what was done, counts); once the test has
-run, the fixture prints a one-line summary and, when the environment
-variable ``WFWATCH_RELIABILITY_OUT`` names a file, appends the result as a
-JSON line to it. ``scripts/reliability_report.py`` sets that variable, runs
-this suite and turns the lines into ``docs/reliability.md``. Without the
-variable nothing is written (CI must not write into the repository).
+A test fills in ``fault_result`` (what was done, what was checked, counts);
+once the test has run, the fixture prints a one-line summary and, when the
+environment variable ``WFWATCH_RELIABILITY_OUT`` names a file, appends the
+result as a JSON line to it. A test without ``fault_result`` gets a line
+too, marked as recording nothing, so the report's rows are every test that
+ran. ``scripts/reliability_report.py`` sets that variable, runs this suite
+and turns the lines into ``docs/reliability.md``. Without the variable
+nothing is written (CI must not write into the repository).
 """
 
 from __future__ import annotations
@@ -54,6 +56,26 @@ def fault_result(request: pytest.FixtureRequest) -> Iterator[FaultResult]:
     result = FaultResult(scenario=request.node.name)
     began = time.monotonic()
     yield result
+    _report(request, result, began)
+
+
+@pytest.fixture(autouse=True)
+def _every_test_is_reported(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that records no ``fault_result`` still gets a row, saying so, so the report hides nothing."""
+    began = time.monotonic()
+    yield
+    if "fault_result" in request.fixturenames:
+        return
+    doc = (getattr(request.function, "__doc__", None) or "").strip().splitlines()
+    result = FaultResult(
+        scenario=request.node.name,
+        what=doc[0] if doc else "",
+        checked="(this test records no fault_result: only its outcome is known)",
+    )
+    _report(request, result, began)
+
+
+def _report(request: pytest.FixtureRequest, result: FaultResult, began: float) -> None:
     outcome, detail = _outcome(request.node.stash.get(_REPORT, None))
     counts = " ".join(f"{key}={value}" for key, value in result.counts.items())
     print(f"\n[fault] {result.scenario}: {outcome} {counts}" + (f" ({detail})" if detail else ""))
@@ -64,6 +86,8 @@ def fault_result(request: pytest.FixtureRequest) -> Iterator[FaultResult]:
         "scenario": result.scenario,
         "test": request.node.nodeid,
         "what": result.what,
+        "checked": result.checked,
+        "contract": result.contract,
         "outcome": outcome,
         "detail": detail,
         "counts": result.counts,

@@ -12,12 +12,17 @@ Everything here drives real processes on loopback:
   :class:`~wfwatch.stream.reader.StreamReader` or through the hub, that
   keeps *every* offset it was handed (duplicates included), every gap, its
   end and its errors, and folds records through the one reducer;
-* :func:`offset_audit` — the verdict for one device: missing offsets,
-  duplicates, out-of-order deliveries.
+* :func:`offset_audit` — missing offsets, duplicates, out-of-order deliveries;
+* :func:`verdict` — everything wrong with one device, against the truth.
 
-The suite's promise is checked on every device: the canonical view equals
-that of an undisturbed run (computed from the scripted model, which is
-deterministic), and the offsets form exactly ``0..end-1``, each once.
+The truth is what Temporal itself holds once the session closed, read by
+``read_all()``. A device that joined at offset N passes :func:`verdict` only
+when its record sequence, offset and item, equals the truth's for
+``N..end-1`` (so nothing is missing, repeated, reordered or altered), it saw
+no gap, it ended ``completed``, and (where the test knows it) its canonical
+view equals that of an undisturbed run, computed from the scripted model,
+which is deterministic. :data:`CHECK_EXACT` says that in the words the
+reliability report prints.
 """
 
 from __future__ import annotations
@@ -46,16 +51,32 @@ from wfwatch.stream.reader import Batch, End, Gap, StreamReader, StreamReadError
 from wfwatch.temporal.server import EmbeddedServer
 
 HERE = Path(__file__).resolve().parent
-#: The integration suite's worker-in-a-subprocess script (prints ``ready``).
+#: A hub and its devices in a subprocess a test can SIGKILL (prints JSON lines).
 HUB_SCRIPT = HERE / "_support" / "hub_process.py"
+
+
+#: What :func:`verdict` checks, as the reliability report states it per scenario.
+CHECK_EXACT = (
+    "every device: records (offset and item) equal to read_all()'s for the offsets it covers, "
+    "each once, in order; no gap; ended completed"
+)
+CHECK_EXACT_CANONICAL = CHECK_EXACT + "; canonical view = an undisturbed run's"
 
 
 @dataclass
 class FaultResult:
-    """One scenario's outcome, as the reliability report lists it."""
+    """One scenario's outcome, as the reliability report lists it.
+
+    ``checked`` says what the test asserted and ``contract`` which delivery
+    promise it holds, so the report claims per row only what was verified.
+    """
 
     scenario: str = ""
     what: str = ""
+    checked: str = ""
+    #: The delivery promise the scenario holds devices to, when it is about delivery:
+    #: "exactly once" or "at-least-once" (the report says which, per row).
+    contract: str = ""
     counts: dict[str, int | float | str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -231,6 +252,8 @@ def offset_audit(offsets: Sequence[int], end: int, start: int = 0) -> Audit:
 @dataclass
 class TapState:
     name: str
+    #: The offset the device started at (its join position); None until it opened.
+    joined_at: int | None = None
     offsets: list[int] = field(default_factory=list)
     records: list[events.Record] = field(default_factory=list)
     gaps: list[tuple[int, int]] = field(default_factory=list)
@@ -300,7 +323,7 @@ class ReaderTap(_Tap):
     def __init__(
         self, client: Client, workflow_id: str, name: str, *, from_offset: int = 0, resume_on_error: bool = False
     ) -> None:
-        self.state = TapState(name)
+        self.state = TapState(name, joined_at=from_offset)
         self.client = client
         self.workflow_id = workflow_id
         self.resume_on_error = resume_on_error
@@ -353,6 +376,7 @@ class HubTap(_Tap):
 
     async def _run(self) -> None:
         device = await self.hub.open_device(self.workflow_id, name=self.state.name, join=self.join)
+        self.state.joined_at = device.position
         async for event in device:
             if isinstance(event, Delivery):
                 self.state.take(event.records)
@@ -363,19 +387,63 @@ class HubTap(_Tap):
                 return
 
 
-def verdict(tap: TapState, end: int, expected_text: str, *, start: int = 0) -> list[str]:
-    """Everything wrong with one device, as readable lines (empty: the device is perfect)."""
+def record_mismatch(
+    got: Sequence[events.Record], truth: Sequence[events.Record], start: int = 0, end: int | None = None
+) -> str:
+    """Where ``got`` first departs from the truth's records for ``start..end-1`` ("" when identical).
+
+    Compares ``(offset, item)`` pairs, so a duplicate, a hole, a reordering
+    or an altered item each shows up, not only a wrong count.
+    """
+    want = [(r.offset, r.item) for r in truth if r.offset >= start and (end is None or r.offset < end)]
+    have = [(r.offset, r.item) for r in got]
+    if have == want:
+        return ""
+    for index, (mine, theirs) in enumerate(zip(have, want, strict=False)):
+        if mine != theirs:
+            return (
+                f"record #{index} is offset {mine[0]} {type(mine[1]).__name__}, "
+                f"the truth has offset {theirs[0]} {type(theirs[1]).__name__}"
+                + (" (same offset, different item)" if mine[0] == theirs[0] else "")
+            )
+    return f"{len(have)} records where the truth has {len(want)}"
+
+
+def verdict(
+    tap: TapState,
+    end: int,
+    expected_text: str | None,
+    *,
+    truth: Sequence[events.Record],
+    start: int = 0,
+) -> list[str]:
+    """Everything wrong with one device, as readable lines (empty: the device is perfect).
+
+    ``truth`` is ``read_all()`` of the closed session; the device covers
+    ``start..end-1`` (it joined at ``start``) and must hold exactly the
+    truth's records there. ``expected_text`` (None: not known, e.g. a device
+    that joined live mid-answer) is the canonical text of an undisturbed run.
+    """
     problems: list[str] = []
+    truth_audit = offset_audit([r.offset for r in truth if start <= r.offset < end], end, start)
+    if not truth_audit.clean:
+        problems.append(f"the truth itself is not {start}..{end - 1}: {truth_audit.describe()}")
     audit = offset_audit(tap.offsets, end, start)
     if not audit.clean:
         problems.append(f"{tap.name}: {audit.describe()}")
+    mismatch = record_mismatch(tap.records, truth, start, end)
+    if mismatch:
+        problems.append(f"{tap.name}: records differ from read_all(): {mismatch}")
     if tap.gaps:
         problems.append(f"{tap.name}: gaps {tap.gaps}")
     if tap.end_status != "completed":
         problems.append(f"{tap.name}: ended {tap.end_status!r}")
-    text = tap.view.canonical_text()
-    if text != expected_text:
-        problems.append(f"{tap.name}: canonical text differs ({len(text)} vs {len(expected_text)} chars)")
+    if tap.end_offset is not None and tap.end_offset != end:
+        problems.append(f"{tap.name}: end-of-stream at {tap.end_offset}, the truth ends at {end}")
+    if expected_text is not None:
+        text = tap.view.canonical_text()
+        if text != expected_text:
+            problems.append(f"{tap.name}: canonical text differs ({len(text)} vs {len(expected_text)} chars)")
     return problems
 
 

@@ -4,7 +4,8 @@ Each test runs its own server on a fixed port and sqlite file, a worker in a
 subprocess, and devices of both kinds: bare ``StreamReader`` devices (what
 ``wfwatch tail`` uses) and hub devices. After the fault every device must
 end with the canonical view of an undisturbed run and with exactly the
-offsets ``0..end-1``, each once.
+records ``read_all()`` reads back from Temporal (offsets ``0..end-1``, each
+once, same items), without a gap.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from faultkit import (
+    CHECK_EXACT_CANONICAL,
     FaultResult,
     HubTap,
     ReaderTap,
     hub_for,
     offset_audit,
     own_server,
+    record_mismatch,
     start_session,
     undisturbed_text,
     verdict,
@@ -43,6 +46,8 @@ async def test_server_killed_and_restarted_on_the_same_db(tmp_path: Path, fault_
         "dev server SIGKILLed twice mid-stream (down 1 s each) and restarted on the same sqlite db and port; "
         "worker in a subprocess; 2 StreamReader devices + 3 hub devices (one joins after the first restart)"
     )
+    fault_result.contract = "exactly once"
+    fault_result.checked = CHECK_EXACT_CANONICAL + "; the worker survived"
     expected = undisturbed_text(MODEL, PROMPTS)
     task_queue = f"tq-{uuid.uuid4()}"
     async with own_server(tmp_path / "temporal.db") as server:
@@ -70,11 +75,11 @@ async def test_server_killed_and_restarted_on_the_same_db(tmp_path: Path, fault_
                 stats = hub.upstream_stats(handle.id)
             await handle.result()
             truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
-    assert end is not None and end.status == "completed" and not truth_gaps
-    head = end.next_offset
-    problems = [p for s in states for p in verdict(s, head, expected)]
+    head = end.next_offset if end is not None else len(truth)
+    problems = [p for s in states for p in verdict(s, head, expected, truth=truth)]
     fault_result.count(
         records=head,
+        truth_gaps=len(truth_gaps),
         devices=len(states),
         server_restarts=len(outages),
         outage_s=round(max(outages), 2),
@@ -82,11 +87,14 @@ async def test_server_killed_and_restarted_on_the_same_db(tmp_path: Path, fault_
         gaps=sum(len(s.gaps) for s in states),
         missing=sum(len(offset_audit(s.offsets, head).missing) for s in states),
         duplicates=sum(offset_audit(s.offsets, head).duplicates for s in states),
+        devices_differing_from_truth=sum(1 for s in states if record_mismatch(s.records, truth)),
         reader_errors=sum(len(s.errors) for s in states),
         hub_upstream_errors=stats.errors,
         worker_restarts=worker_restarts,
     )
+    assert end is not None and end.status == "completed" and not truth_gaps, (end, truth_gaps)
     assert offset_audit([r.offset for r in truth], head).clean
+    fault_result.notes.extend(problems[:5])
     assert problems == []
     assert worker_restarts == 0, "the worker died with the server"
 
@@ -97,6 +105,8 @@ async def test_server_frozen_for_10_seconds(tmp_path: Path, fault_result: FaultR
         "dev server SIGSTOPped for 10 s mid-stream, then SIGCONT (a partition that loses no state); "
         "worker in a subprocess; 1 StreamReader device + 2 hub devices"
     )
+    fault_result.contract = "exactly once"
+    fault_result.checked = CHECK_EXACT_CANONICAL + "; the worker survived"
     expected = undisturbed_text(MODEL, PROMPTS)
     task_queue = f"tq-{uuid.uuid4()}"
     async with own_server(tmp_path / "temporal.db") as server:
@@ -115,22 +125,27 @@ async def test_server_frozen_for_10_seconds(tmp_path: Path, fault_result: FaultR
                 took = time.monotonic() - began
                 stats = hub.upstream_stats(handle.id)
             await handle.result()
-            truth, _, end = await read_all(client, handle.id, timeout=30)
+            truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
             worker_alive = worker.returncode is None
-    assert end is not None and end.status == "completed"
-    head = end.next_offset
-    problems = [p for s in states for p in verdict(s, head, expected)]
+    head = end.next_offset if end is not None else len(truth)
+    problems = [p for s in states for p in verdict(s, head, expected, truth=truth)]
     fault_result.count(
         records=head,
+        truth_gaps=len(truth_gaps),
         devices=len(states),
         frozen_s=10,
         delivered_before_freeze=frozen_at,
         recovered_and_finished_s=round(took, 1),
         gaps=sum(len(s.gaps) for s in states),
+        missing=sum(len(offset_audit(s.offsets, head).missing) for s in states),
         duplicates=sum(offset_audit(s.offsets, head).duplicates for s in states),
+        devices_differing_from_truth=sum(1 for s in states if record_mismatch(s.records, truth)),
         reader_errors=sum(len(s.errors) for s in states),
         hub_upstream_errors=stats.errors,
     )
+    # The partition loses no state: Temporal still holds every offset, and no device saw a gap.
+    assert end is not None and end.status == "completed" and not truth_gaps, (end, truth_gaps)
     assert offset_audit([r.offset for r in truth], head).clean
+    fault_result.notes.extend(problems[:5])
     assert problems == []
     assert worker_alive

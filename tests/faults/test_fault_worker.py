@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 from faultkit import (
+    CHECK_EXACT_CANONICAL,
     FaultResult,
     HubTap,
     ReaderTap,
     hub_for,
     offset_audit,
+    record_mismatch,
     start_session,
     undisturbed_text,
     verdict,
@@ -49,6 +51,8 @@ async def test_worker_sigkilled_mid_stream_and_restarted(
         "worker subprocess SIGKILLed while the first answer streams, a new worker started; "
         "2 StreamReader devices + 2 hub devices from the start, 1 hub device joining after the kill"
     )
+    fault_result.contract = "exactly once"
+    fault_result.checked = CHECK_EXACT_CANONICAL + "; attempt 1 of the killed answer superseded by attempt 2"
     expected = undisturbed_text(MODEL, PROMPTS)
     async with worker_processes(temporal_server.address, temporal_server.namespace, task_queue) as spawn:
         first = await spawn()
@@ -90,22 +94,26 @@ async def test_worker_sigkilled_mid_stream_and_restarted(
             states = [await tap.finish(timeout=90) for tap in taps]
         await handle.result()
         truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
-    assert end is not None and end.status == "completed" and not truth_gaps
-    head = end.next_offset
+    head = end.next_offset if end is not None else len(truth)
     answer = next(m for m in states[0].view.lanes[0].messages if m.message_id == "t1-answer")
-    problems = [p for s in states for p in verdict(s, head, expected)]
+    problems = [p for s in states for p in verdict(s, head, expected, truth=truth)]
     fault_result.count(
         records=head,
+        truth_gaps=len(truth_gaps),
         devices=len(states),
         worker_kills=1,
         worker_restarts=1,
         superseded_attempts=len(answer.superseded_attempts),
         recovered_in_s=round(recovered_in, 1),
         gaps=sum(len(s.gaps) for s in states),
+        missing=sum(len(offset_audit(s.offsets, head).missing) for s in states),
         duplicates=sum(offset_audit(s.offsets, head).duplicates for s in states),
+        devices_differing_from_truth=sum(1 for s in states if record_mismatch(s.records, truth)),
         reader_errors=sum(len(s.errors) for s in states),
     )
+    assert end is not None and end.status == "completed" and not truth_gaps, (end, truth_gaps)
     assert offset_audit([r.offset for r in truth], head).clean
+    fault_result.notes.extend(problems[:5])
     assert problems == []
     # The kill really interrupted a model call: its first attempt is superseded, not finished.
     assert answer.superseded_attempts == (1,) and answer.attempt == 2 and answer.finished

@@ -184,7 +184,9 @@ async def test_the_main_lane_shows_each_turns_user_message_above_its_answer() ->
 
     app = WfwatchApp(services=fixture_services(), open_session="demo-team")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, WatchScreen) and app.screen.panes[0].stats.state == "ended")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, WatchScreen) and app.screen.panes[0].stats.state == "ended"
+        )
         await pilot.pause(0.3)
         columns = {c.lane_name: c for c in app.screen.query(LaneColumn)}
         main = columns["main"].shown_text.splitlines()
