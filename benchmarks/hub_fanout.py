@@ -220,7 +220,7 @@ def synthetic(count: int, start: int = 0) -> tuple[list[events.Record], list[Raw
 async def offline_feed(tmp: Path, name: str) -> tuple[SessionFeed, EventCache]:
     cache = EventCache(tmp / f"{name}.sqlite")
     stream = await cache.reset(name, "epoch-1")
-    feed = SessionFeed(name, client=None, cache=cache, retain=200_000)
+    feed = SessionFeed(name, client=None, cache=cache, retain=200_000)  # warm: all of it (the buffer path)
     feed.prepare_offline(stream)
     return feed, cache
 

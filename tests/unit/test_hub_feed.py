@@ -66,10 +66,12 @@ def append(feed: SessionFeed, count: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def offline_feed(directory: Path, *, retain: int = 1000) -> AsyncIterator[tuple[SessionFeed, Owner]]:
+async def offline_feed(
+    directory: Path, *, retain: int = 1000, warm: int | None = None
+) -> AsyncIterator[tuple[SessionFeed, Owner]]:
     cache = EventCache(directory / "events.sqlite")
     stream = await cache.reset("session", "epoch-1")
-    feed = SessionFeed("session", client=None, cache=cache, retain=retain, grace=60)
+    feed = SessionFeed("session", client=None, cache=cache, retain=retain, warm=warm, grace=60)
     feed.prepare_offline(stream)
     try:
         yield feed, Owner(feed)
@@ -126,6 +128,47 @@ async def test_slow_device_is_refed_from_the_cache_and_memory_stays_bounded(tmp_
             "t1",
             "t2",
         ]
+
+
+async def test_memory_holds_a_warm_window_once_connected_devices_have_read_it(tmp_path: Path) -> None:
+    async with offline_feed(tmp_path, retain=100_000, warm=50) as (feed, owner):
+        keeping_up = await open_device(feed, owner, Join("start"), name="up")
+        got: list[int] = []
+
+        async def read() -> None:
+            async for event in keeping_up:
+                got.extend(offsets([event]))
+
+        reader = asyncio.create_task(read())
+        for _ in range(30):
+            append(feed, 20)
+            await feed.drain_writes()
+            await asyncio.sleep(0)
+        while len(got) < 600:
+            await asyncio.sleep(0.01)
+        append(feed, 1)  # one more write: trims behind the device's position
+        await feed.drain_writes()
+        assert len(feed.buffer) <= 51, "the device has read it all: only the warm window stays"
+        # A latecomer from 0 is served from the cache, contiguous, and then live from memory.
+        late = await open_device(feed, owner, Join("start"), name="late")
+        feed.mark_end("completed", feed.buffer.head)
+        assert offsets(await drain(late)) == list(range(601))
+        reader.cancel()
+
+
+async def test_a_device_that_lags_holds_what_it_still_needs_up_to_retain(tmp_path: Path) -> None:
+    async with offline_feed(tmp_path, retain=300, warm=10) as (feed, owner):
+        lagging = await open_device(feed, owner, Join("start"), name="lag")
+        for _ in range(10):
+            append(feed, 20)
+        await feed.drain_writes()
+        assert feed.buffer.base == 0, "a connected device at 0 still needs everything (200 < retain)"
+        for _ in range(10):
+            append(feed, 20)
+        await feed.drain_writes()
+        assert len(feed.buffer) <= 300 and feed.buffer.base == 100, "beyond retain the cache takes over"
+        feed.mark_end("completed", feed.buffer.head)
+        assert offsets(await drain(lagging)) == list(range(400))
 
 
 async def test_truncated_offsets_give_an_explicit_gap_never_a_silent_jump(tmp_path: Path) -> None:

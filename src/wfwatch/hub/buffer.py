@@ -2,10 +2,14 @@
 
 Every device of a session reads slices of this one buffer from its own
 cursor, so fan-out costs a list slice per device and wake-up, never a copy
-of the stream per device. Memory is bounded by ``retain`` records: the
-oldest are evicted first, but only once the local cache holds them (the
-caller says up to where via ``safe_until``), so a slow device falling below
-the buffer is re-fed from the cache instead of losing data.
+of the stream per device. It keeps what connected devices still have to
+read plus a ``warm`` window of the newest records (a device that reconnects
+after a blip, or joins live, is served from memory); older history is read
+from the local cache, as Centrifugo keeps a short history in memory and
+leaves the rest to its recovery path. ``retain`` bounds the records kept
+for a lagging device. Nothing is evicted before the local cache holds it
+(the caller says up to where via ``safe_until``), so a slow device falling
+below the buffer is re-fed from the cache instead of losing data.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ _COMPACT_MIN = 4096
 class RetainedBuffer:
     """Contiguous records ``[base, head)``; append at ``head``, evict at ``base``."""
 
-    __slots__ = ("_dead", "_first", "_items", "retain")
+    __slots__ = ("_dead", "_first", "_items", "retain", "warm")
 
-    def __init__(self, start: int = 0, *, retain: int = 200_000) -> None:
+    def __init__(self, start: int = 0, *, retain: int = 200_000, warm: int | None = None) -> None:
         if start < 0:
             raise ValueError(f"buffer start must be >= 0, got {start}")
         if retain < 1:
             raise ValueError(f"retain must be >= 1, got {retain}")
         self.retain = retain
+        #: Newest records kept even when every device has read them (``None``: up to ``retain``).
+        self.warm = retain if warm is None else max(0, min(warm, retain))
         self._items: list[Record] = []
         self._first = start  # offset of self._items[0]
         self._dead = 0  # evicted slots at the front of self._items
@@ -74,15 +80,19 @@ class RetainedBuffer:
         index = offset - self._first
         return self._items[index : index + limit]
 
-    def trim(self, safe_until: int) -> int:
-        """Evict the oldest records beyond ``retain``, but none at or above ``safe_until``.
+    def trim(self, safe_until: int, needed_from: int | None = None) -> int:
+        """Evict what is no longer needed, but nothing at or above ``safe_until``.
 
-        Returns how many were evicted.
+        Records below ``needed_from`` (the lowest position of a connected
+        device; ``None``: any may still be needed) and older than the warm
+        window go; so do the oldest beyond ``retain`` whatever a device
+        still needs. Returns how many were evicted.
         """
-        excess = len(self) - self.retain
-        if excess <= 0:
-            return 0
-        new_base = min(self.base + excess, safe_until, self.head)
+        base, head = self.base, self.head
+        target = base + max(0, len(self) - self.retain)
+        if needed_from is not None:
+            target = max(target, min(needed_from, head - self.warm))
+        new_base = min(target, safe_until, head)
         evicted = new_base - self.base
         if evicted <= 0:
             return 0

@@ -85,6 +85,7 @@ class SessionFeed:
         client: Client | None,
         cache: EventCache,
         retain: int = 200_000,
+        warm: int | None = None,
         live_mode: ReadMode = "query",
         poll_interval: float = 0.05,
         grace: float = 5.0,
@@ -98,7 +99,7 @@ class SessionFeed:
         self.grace = grace
         self._on_idle = on_idle
 
-        self.buffer = RetainedBuffer(0, retain=retain)
+        self.buffer = RetainedBuffer(0, retain=retain, warm=warm)
         self.cached = SpanSet()
         self.gaps = SpanSet()
         self.end: EndOfStream | None = None
@@ -490,7 +491,15 @@ class SessionFeed:
         # Evict only what the cache now holds, so nothing is lost to a slow device.
         span = self.cached.find(self.buffer.base)
         if span is not None:
-            self.buffer.trim(span[1])
+            self.buffer.trim(span[1], self._needed_from())
+
+    def _needed_from(self) -> int:
+        """The lowest position a connected device still has to read from (the head when none)."""
+        needed = self.buffer.head
+        for device in self.devices.values():
+            if getattr(device, "connected", False):
+                needed = min(needed, getattr(device, "position", needed))
+        return needed
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
