@@ -66,6 +66,10 @@ async def test_hostile_corpus_in_a_pane_reaches_the_terminal_as_text(
         "in an answer and a lane name, a 10,000-char token, a 1 MB event, foreign topics, invalid JSON, an unknown "
         "kind and v=99, opened in a pane; the full-screen terminal output is inspected"
     )
+    fault_result.checked = (
+        "pane view == reduce(read_all()); no foreign control byte in the full-screen output; markup and escapes "
+        "shown as text; the 10,000-char token whole; 3 odd items counted in the header; a second pane opens"
+    )
     model = ModelSpec(tokens_per_second=0, answer=HOSTILE, reasoning="")
     handle = await start_session(client, task_queue, messages=["go"], model=model, idle_timeout=3.0)
     stream = WorkflowStreamClient.create(client, handle.id, batch_interval=timedelta(milliseconds=50))
@@ -126,6 +130,10 @@ async def test_bad_offsets_in_the_join_prompt_say_what_is_wrong(
 ) -> None:
     fault_result.scenario = "bad input: negative and beyond-head offsets in a pane"
     fault_result.what = "join prompt: 'offset -5', 'offset abc', then 'offset 100000' on a running session"
+    fault_result.checked = (
+        "each bad offset named in a notification and the pane left where it was; the beyond-head join waits "
+        "and its header says so; the app keeps running"
+    )
     model = ModelSpec(tokens_per_second=20, answer_words=200, reasoning_words=0)
     handle = await start_session(client, task_queue, messages=["long"], model=model)
     app = WfwatchApp(client, open_session=handle.id)
@@ -167,6 +175,10 @@ async def test_the_dashboard_on_a_namespace_that_does_not_exist(
 ) -> None:
     fault_result.scenario = "bad input: dashboard on a wrong namespace"
     fault_result.what = "the dashboard connected to namespace 'no-such-namespace': sessions list, then a session opened"
+    fault_result.checked = (
+        "the list says the namespace was not found (not 'query rejected'), no rows; the pane's one-line error "
+        "names the namespace; the app keeps running"
+    )
     client = await Client.connect(temporal_server.address, namespace="no-such-namespace")
     app = WfwatchApp(client)
     async with app.run_test(size=SIZE) as pilot:
