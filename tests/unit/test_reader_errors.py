@@ -1,0 +1,43 @@
+"""Which failed reads the stream reader asks again, and which it reports."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from wfwatch.stream.reader import _is_transient
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (RPCStatusCode.UNAVAILABLE, "connection refused"),
+        (RPCStatusCode.DEADLINE_EXCEEDED, "deadline exceeded"),
+        (RPCStatusCode.RESOURCE_EXHAUSTED, "namespace rate limit exceeded"),
+        (RPCStatusCode.CANCELLED, "Timeout expired"),
+        # Seen in the soak while 50 sessions closed at once: a broken HTTP/2 stream.
+        (RPCStatusCode.INTERNAL, "h2 protocol error: http2 error"),
+        (RPCStatusCode.UNKNOWN, "transport error"),
+    ],
+)
+def test_transient_failures_are_asked_again(status: RPCStatusCode, message: str) -> None:
+    assert _is_transient(RPCError(message, status, b""))
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (RPCStatusCode.NOT_FOUND, "workflow not found"),
+        (RPCStatusCode.INVALID_ARGUMENT, "bad offset"),
+        (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized."),
+        (RPCStatusCode.CANCELLED, "the caller cancelled"),
+        # An INTERNAL error that is not about the transport is the server's answer, not a broken stream.
+        (RPCStatusCode.INTERNAL, "unable to apply update"),
+    ],
+)
+def test_answers_are_reported_not_retried(status: RPCStatusCode, message: str) -> None:
+    assert not _is_transient(RPCError(message, status, b""))
+
+
+def test_a_timeout_is_transient() -> None:
+    assert _is_transient(TimeoutError())
