@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts
-from wfwatch.agents.shared import ModelSpec, SessionInput
+from wfwatch.agents.shared import ModelSpec, SessionInput, SessionResult
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import reduce
 from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, StreamReadError, read_all
@@ -95,6 +95,27 @@ async def test_continue_as_new_mid_turn_is_read_with_no_gap_and_no_duplicate(
     assert [m.message_id for m in view.lanes[0].messages] == ["t1-plan", "t1-answer", "t2-plan", "t2-answer"]
     info = await client.get_workflow_handle(handle.id).query(AgentSession.info)
     assert info.runs >= 5
+
+
+async def test_a_close_received_just_before_a_rollover_still_closes_the_session(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    # Endless made-up turns with no pause and a rollover after every step: the close lands
+    # mid-turn, in a run that then continues-as-new. The next run must still close.
+    model = ModelSpec(tokens_per_second=200, answer_words=30, reasoning_words=5)
+    handle = await start_session(
+        client, task_queue, model=model, auto_turns=1_000_000, pause_between_turns=0.0, rollover_after_steps=1
+    )
+    session = client.get_workflow_handle(handle.id)
+    for _ in range(200):
+        info = await session.query(AgentSession.info)
+        if info.runs >= 2 and info.in_turn:
+            break
+        await asyncio.sleep(0.05)
+    await session.signal(AgentSession.close)
+    result = await asyncio.wait_for(handle.result(), timeout=60)  # follows the runs
+    assert isinstance(result, SessionResult) and result.status == "completed"
+    assert result.runs >= info.runs
 
 
 async def test_fast_model_of_50k_tokens_never_wedges_the_session(

@@ -56,6 +56,10 @@ class CarriedState:
     auto_turns_done: int = 0
     runs: int = 1
     transcript: list[str] = field(default_factory=list)
+    #: A close or cancel that arrived in a run that then continued-as-new
+    #: (a signal is handled once, in the run that received it).
+    closing: bool = False
+    cancel_requested: bool = False
 
 
 @dataclass

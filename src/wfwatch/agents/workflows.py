@@ -77,8 +77,8 @@ class AgentSession:
         self.topic = self.stream.topic(events.TOPIC)
         self.input = input
         self.state = input.carried or CarriedState(pending=list(input.messages))
-        self.closing = False
-        self.cancel_requested = False
+        self.closing = self.state.closing
+        self.cancel_requested = self.state.cancel_requested
         self.steps_this_run = 0
 
     # --- messages from outside ---------------------------------------------
@@ -337,6 +337,8 @@ class AgentSession:
 
     async def _rollover(self) -> None:
         self.state.runs += 1
+        self.state.closing = self.closing
+        self.state.cancel_requested = self.cancel_requested
         carried = self.state
         budget = self.input.carry_log_bytes
 
