@@ -18,6 +18,8 @@ from wfwatch.stream.reader import _is_transient
         # Seen in the soak while 50 sessions closed at once: a broken HTTP/2 stream.
         (RPCStatusCode.INTERNAL, "h2 protocol error: http2 error"),
         (RPCStatusCode.UNKNOWN, "transport error"),
+        # The soak saw this one get past a check that wanted INTERNAL or UNKNOWN.
+        (RPCStatusCode.CANCELLED, "h2 protocol error: http2 error"),
     ],
 )
 def test_transient_failures_are_asked_again(status: RPCStatusCode, message: str) -> None:
@@ -31,8 +33,9 @@ def test_transient_failures_are_asked_again(status: RPCStatusCode, message: str)
         (RPCStatusCode.INVALID_ARGUMENT, "bad offset"),
         (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized."),
         (RPCStatusCode.CANCELLED, "the caller cancelled"),
-        # An INTERNAL error that is not about the transport is the server's answer, not a broken stream.
+        # An error that is not about the transport is the server's answer, not a broken stream.
         (RPCStatusCode.INTERNAL, "unable to apply update"),
+        (RPCStatusCode.FAILED_PRECONDITION, "Unable to query workflow due to Workflow Task in failed state."),
     ],
 )
 def test_answers_are_reported_not_retried(status: RPCStatusCode, message: str) -> None:

@@ -486,9 +486,9 @@ def _is_transient(err: RPCError | TimeoutError) -> bool:
     if err.status == RPCStatusCode.CANCELLED and "Timeout expired" in err.message:
         return True
     # A broken HTTP/2 stream or connection (the core's tonic client reports these
-    # as "h2 protocol error" / "transport error"): every read here is idempotent
-    # (a poll names its offset), so asking again is safe.
-    return err.status in (RPCStatusCode.UNKNOWN, RPCStatusCode.INTERNAL) and err.message.startswith(_TRANSPORT)
+    # as "h2 protocol error" / "transport error", under more than one status):
+    # every read here is idempotent (a poll names its offset), so asking again is safe.
+    return err.message.startswith(_TRANSPORT)
 
 
 _TRANSPORT = ("h2 protocol error", "transport error", "error trying to connect")
