@@ -11,9 +11,24 @@ load is steady rather than a burst) and one hub in this process with
 worker. After ``--minutes`` every session is asked to close; each device
 must then reach its end-of-stream, and the truth is read back from Temporal
 (``read_all`` per session once it closed): a device is complete only when
-its records, offset and item, hash the same as the truth's and it ends at
-the truth's end offset. ``lost`` counts offsets the truth holds that a
-device never received.
+it received every offset ``0..end-1`` once, its records hash the same as
+every other device's on that session, and the part Temporal still holds
+hashes the same as the truth. ``lost`` counts offsets a device never
+received.
+
+The sessions run at a steady state, as long-lived sessions do: each one
+continues-as-new every ``--rollover-events`` history events (default 1,000,
+about every 2 minutes at the soak's pace) carrying ``--carry-log-bytes`` of its log (default
+32 KB), and the hub keeps ``--warm`` records a session in memory (default
+256). Every process then holds a bounded amount of session data, so memory
+that still grows is a leak, not data. (With the shipped defaults, 4,000
+events and 1 MB carried, a 10-minute session never sheds any of its log:
+the worker's memory grows with it, about 1.3 KB per retained item, because
+Workflow Streams keeps each item as a protobuf ``Payload``.) The offsets a
+rollover drops are read back as a leading gap; the reference device on each
+session (``d0``) writes a hash per record to disk (not to memory: this
+process's memory is measured), and its part from the truth's first offset
+on is what is compared with the truth.
 
 Memory is judged for **every** sampled process, not only the hub: a least-
 squares line is fitted to each half of the run and a process is "flat" when
@@ -57,18 +72,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from temporalio.client import Client
 
@@ -130,6 +148,8 @@ class DeviceCount:
     end_offset: int | None = None
     error: str = ""
     digest: Any = field(default_factory=hashlib.sha256)
+    #: The reference device of a session writes ``offset hash`` lines here (on disk, not in memory).
+    reference: TextIO | None = None
 
     def take(self, record: events.Record) -> None:
         offset = record.offset
@@ -141,11 +161,34 @@ class DeviceCount:
         self.next_offset = offset + 1
         self.records += 1
         self.digest.update(record_key(record))
+        if self.reference is not None:
+            self.reference.write(f"{offset} {record_hash(record)}\n")
+
+
+def reference_digest(path: Path, base: int) -> str:
+    """The reference device's digest from offset ``base`` on (what Temporal still holds)."""
+    hashes = []
+    with path.open() as f:
+        for line in f:
+            offset, digest = line.split()
+            if int(offset) >= base:
+                hashes.append(digest)
+    return suffix_digest(hashes)
 
 
 def record_key(record: events.Record) -> bytes:
     """What a device's digest is made of: the offset and the whole item (its repr is every field)."""
     return f"{record.offset}:{record.item!r};".encode()
+
+
+def record_hash(record: events.Record) -> str:
+    """One line of the reference device's file: the record's key, hashed."""
+    return hashlib.sha1(record_key(record)).hexdigest()
+
+
+def suffix_digest(hashes: list[str]) -> str:
+    """What the truth and the reference device are compared by, from the truth's first offset on."""
+    return hashlib.sha256("".join(hashes).encode()).hexdigest()
 
 
 @dataclass
@@ -155,8 +198,11 @@ class Truth:
     records: int
     end: int | None
     status: str | None
+    #: Gaps other than the leading one a rollover's truncation leaves.
     gaps: int
     digest: str
+    #: First offset Temporal still holds (offsets below it were dropped at a rollover).
+    base: int = 0
     #: Why the truth could not be read ("" when it was); such a session's devices count as incomplete.
     error: str = ""
 
@@ -172,15 +218,16 @@ async def read_truth(client: Client, workflow_id: str, attempts: int = 2) -> Tru
             if attempt == attempts:
                 return Truth(0, None, None, 0, "", error=f"{type(err).__name__}: {err}")
             await asyncio.sleep(5.0)
-    digest = hashlib.sha256()
-    for record in records:
-        digest.update(record_key(record))
+    base = records[0].offset if records else (end.next_offset if end is not None else 0)
+    # A rollover's truncation shows as one gap from 0; any other gap is a hole in Temporal's log.
+    other_gaps = [g for g in gaps if not (g.start == 0 and g.end == base)]
     return Truth(
         records=len(records),
         end=end.next_offset if end is not None else None,
         status=end.status if end is not None else None,
-        gaps=len(gaps),
-        digest=digest.hexdigest(),
+        gaps=len(other_gaps),
+        digest=suffix_digest([record_hash(r) for r in records]),
+        base=base,
         error="" if end is not None else "read_all() did not reach the end within 60 s",
     )
 
@@ -243,11 +290,34 @@ async def follow(hub: Hub, device: DeviceCount) -> None:
         device.error = f"{type(err).__name__}: {err}"
 
 
+@dataclass
+class SteadyState:
+    """What bounds the session data each process holds (see the module doc)."""
+
+    rollover_events: int
+    carry_log_bytes: int
+    warm: int
+
+
 async def soak(
-    minutes: float, sessions: int, devices: int, sample: float, drain: float, warnings: WarningLog
+    minutes: float,
+    sessions: int,
+    devices: int,
+    sample: float,
+    drain: float,
+    warnings: WarningLog,
+    steady: SteadyState,
 ) -> dict[str, Any]:
     model = ModelSpec(tokens_per_second=6, answer_words=24, reasoning_words=4)
-    spec = SessionInput(title="soak", model=model, auto_turns=1_000_000, pause_between_turns=2.0, publish_linger=0.25)
+    spec = SessionInput(
+        title="soak",
+        model=model,
+        auto_turns=1_000_000,
+        pause_between_turns=2.0,
+        publish_linger=0.25,
+        rollover_history_events=steady.rollover_events,
+        carry_log_bytes=steady.carry_log_bytes,
+    )
     samples: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="wfwatch-soak-") as tmp:
         root = Path(tmp)
@@ -258,12 +328,27 @@ async def soak(
                 ids = [f"soak-{i:03d}-{uuid.uuid4().hex[:6]}" for i in range(sessions)]
                 for workflow_id in ids:
                     await client.start_workflow(AgentSession.run, spec, id=workflow_id, task_queue=TASK_QUEUE)
-                async with Hub(client, state_dir=root / "state", cache_dir=root / "cache") as hub:
-                    counts = [DeviceCount(s, f"d{d}") for s in ids for d in range(devices)]
+                references = root / "reference"
+                references.mkdir()
+                async with (
+                    Hub(client, state_dir=root / "state", cache_dir=root / "cache", warm=steady.warm) as hub,
+                    contextlib.AsyncExitStack() as files,
+                ):
+                    counts = [
+                        DeviceCount(
+                            s, f"d{d}", reference=files.enter_context((references / s).open("w")) if d == 0 else None
+                        )
+                        for s in ids
+                        for d in range(devices)
+                    ]
                     tasks = [asyncio.create_task(follow(hub, c)) for c in counts]
                     began = time.monotonic()
                     stop_at = began + minutes * 60
-                    print(f"{sessions} sessions x {devices} devices for {minutes:g} min; sampling every {sample:g} s")
+                    print(
+                        f"{sessions} sessions x {devices} devices for {minutes:g} min; sampling every {sample:g} s; "
+                        f"a rollover every {steady.rollover_events:,} history events carrying "
+                        f"{steady.carry_log_bytes:,} bytes of log; hub warm window {steady.warm} records"
+                    )
                     print(f"{'t s':>6} {'hub MB':>8} {'server MB':>10} {'worker MB':>10} {'records':>10}")
                     while True:
                         now = time.monotonic()
@@ -303,7 +388,29 @@ async def soak(
                     f"read back in {time.monotonic() - truth_began:.1f} s "
                     f"({sum(1 for t in truths.values() if t.error)} sessions could not be read)"
                 )
-    return summarize(minutes, sessions, devices, samples, counts, upstream, truths, warnings, drained_in, len(pending))
+                runs = await count_runs(client, ids)
+                matches = {
+                    s: t.end is not None and reference_digest(references / s, t.base) == t.digest
+                    for s, t in truths.items()
+                }
+    result = summarize(
+        minutes, sessions, devices, samples, counts, upstream, truths, matches, warnings, drained_in, len(pending)
+    )
+    result["steady_state"] = dataclasses.asdict(steady)
+    result["runs_per_session"] = {
+        "min": min(runs.values(), default=0),
+        "median": statistics.median(runs.values()) if runs else 0,
+        "max": max(runs.values(), default=0),
+    }
+    return result
+
+
+async def count_runs(client: Client, ids: list[str]) -> dict[str, int]:
+    """Runs of each session (1 + its rollovers), from visibility: every run of an id is listed."""
+    runs: dict[str, int] = {}
+    async for execution in client.list_workflows("WorkflowType = 'AgentSession'"):
+        runs[execution.id] = runs.get(execution.id, 0) + 1
+    return {i: runs.get(i, 0) for i in ids}
 
 
 def slope_mb_per_min(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -352,6 +459,7 @@ def summarize(
     counts: list[DeviceCount],
     upstream: list[Any],
     truths: dict[str, Truth],
+    matches: dict[str, bool],
     warnings: WarningLog,
     drained_in: float,
     stuck: int,
@@ -371,11 +479,14 @@ def summarize(
             and truth.status == "completed"
             and truth.gaps == 0
             and c.end_offset == truth.end
-            and c.records == truth.records
-            and c.digest.hexdigest() == truth.digest
+            and c.records == truth.end  # every offset 0..end-1, once (take() counts holes and duplicates)
+            and c.digest.hexdigest() == reference[c.session]
+            and matches[c.session]
             and not (c.duplicates or c.holes or c.gaps or c.error)
         )
 
+    # Each session's reference device (d0): every other device must have received the same records.
+    reference = {c.session: c.digest.hexdigest() for c in counts if c.reference is not None}
     incomplete = [c.session + "/" + c.name for c in counts if not complete(c)]
     disagree = [s for s, group in by_session.items() if len({c.digest.hexdigest() for c in group}) != 1]
     return {
@@ -386,16 +497,20 @@ def summarize(
         "sessions": sessions,
         "devices_per_session": devices,
         "devices": len(counts),
-        "records_per_session": round(sum(t.records for t in truths.values()) / max(1, len(truths))),
+        "records_per_session": round(sum(t.end or 0 for t in truths.values()) / max(1, len(truths))),
         "records_delivered": sum(c.records for c in counts),
-        "truth": "read_all() per session after it closed",
+        "truth": "read_all() per session after it closed (from the first offset Temporal still holds)",
         "truth_records": sum(t.records for t in truths.values()),
+        "truth_offsets_dropped_at_rollovers": sum(t.base for t in truths.values()),
+        "sessions_whose_reference_differs_from_truth": sorted(s for s, ok in matches.items() if not ok),
         "truth_gaps": sum(t.gaps for t in truths.values()),
         "sessions_not_completed": sum(1 for t in truths.values() if t.status != "completed"),
         "truth_errors": {s: t.error for s, t in truths.items() if t.error},
         # Offsets Temporal holds that a device never received (a device counts each offset once).
-        "lost": sum(max(0, truths[c.session].records - c.records) for c in counts),
-        "devices_differing_from_truth": sum(1 for c in counts if c.digest.hexdigest() != truths[c.session].digest),
+        "lost": sum(max(0, (truths[c.session].end or 0) - c.records) for c in counts),
+        "devices_differing_from_truth": sum(
+            1 for c in counts if c.digest.hexdigest() != reference[c.session] or not matches[c.session]
+        ),
         "duplicates": sum(c.duplicates for c in counts),
         "gaps": sum(c.gaps for c in counts),
         "device_errors": sum(1 for c in counts if c.error),
@@ -428,6 +543,9 @@ def main() -> None:
     parser.add_argument(
         "--slope-limit", type=float, default=1.0, help="most RSS growth in the second half, MB/min, per process"
     )
+    parser.add_argument("--rollover-events", type=int, default=1000, help="history events a session run holds")
+    parser.add_argument("--carry-log-bytes", type=int, default=32_000, help="log carried across a rollover")
+    parser.add_argument("--warm", type=int, default=256, help="records a session the hub keeps in memory")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
@@ -440,7 +558,8 @@ def main() -> None:
     warnings = WarningLog()
     logging.getLogger("wfwatch").addHandler(warnings)
     logging.getLogger("wfwatch").setLevel(logging.WARNING)
-    result = asyncio.run(soak(args.minutes, args.sessions, args.devices, args.sample, args.drain, warnings))
+    steady = SteadyState(args.rollover_events, args.carry_log_bytes, args.warm)
+    result = asyncio.run(soak(args.minutes, args.sessions, args.devices, args.sample, args.drain, warnings, steady))
     memory = judge_memory(result["samples"], args.minutes, args.slope_limit)
     judged = args.minutes >= MIN_JUDGED_MINUTES
     result["slope_limit_mb_per_min"] = args.slope_limit
@@ -456,6 +575,7 @@ def main() -> None:
         and result["truth_gaps"] == 0
         and result["sessions_not_completed"] == 0
         and not result["truth_errors"]
+        and not result["sessions_whose_reference_differs_from_truth"]
         and result["stuck_after_drain"] == 0
         and not result["sessions_whose_devices_disagree"]
     )
@@ -477,7 +597,9 @@ def main() -> None:
     print()
     for key in (
         "devices",
+        "runs_per_session",
         "records_per_session",
+        "truth_offsets_dropped_at_rollovers",
         "records_delivered",
         "truth_records",
         "lost",
