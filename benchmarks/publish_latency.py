@@ -305,6 +305,7 @@ async def run_row(client: Client, server_pid: int, task_queue: str, spec: RowSpe
 
     async def read_wfwatch() -> None:
         nonlocal stream_reader
+        assert spec.reader in ("update", "query"), spec.reader  # read_sdk() serves "sdk"
         stream_reader = StreamReader(client, wf_id, mode=spec.reader, poll_interval=spec.poll or 0.05)
         async for result in stream_reader:
             if isinstance(result, Batch):
@@ -361,7 +362,8 @@ async def run_row(client: Client, server_pid: int, task_queue: str, spec: RowSpe
                     topic.publish(event_payload(token(i)))
         else:
             settings = PublisherSettings(linger=spec.batch)
-            async with EventPublisher(publish_handle, settings=settings) as publisher:
+            # TimedHandle stands in for a WorkflowHandle (it times Signals and passes the rest through).
+            async with EventPublisher(publish_handle, settings=settings) as publisher:  # type: ignore[arg-type]
                 for i in range(n):
                     await pace(i, start)
                     await publisher.publish(token(i))

@@ -55,7 +55,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "sse_fanout.json"
@@ -402,7 +402,7 @@ def write_json(path: Path, quick: bool, meta: dict[str, Any], rows: list[Row]) -
     return path
 
 
-async def main(quick: bool, counts: list[int], http: str = "auto") -> int:
+async def main(quick: bool, counts: list[int], http: Literal["auto", "h11", "httptools"] = "auto") -> int:
     import logging
 
     from temporalio.client import Client

@@ -26,8 +26,10 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from textual.events import Key
+from textual.widget import Widget
 
 from wfwatch import events
 from wfwatch.agents.shared import SendResult
@@ -37,6 +39,7 @@ from wfwatch.tui.app import WfwatchApp
 from wfwatch.tui.device import DeviceRecords, DeviceResult
 from wfwatch.tui.screens.watch import WatchScreen
 from wfwatch.tui.services import Services
+from wfwatch.tui.widgets.pane import Pane
 
 TICK = 0.05
 
@@ -68,6 +71,14 @@ class Feed:
 def cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
+
+
+def is_focused(screen: WatchScreen, widget: Widget) -> bool:
+    return screen.focused is widget
+
+
+def raw_mode_is(pane: Pane, wanted: bool) -> bool:
+    return pane.raw_mode == wanted
 
 
 async def key_latency_ms(app: WfwatchApp, key_name: str, done: Callable[[], bool]) -> float:
@@ -115,13 +126,13 @@ async def run_tui(seconds: float, panes: int, rate: float, *, tune_gc: bool = Tr
             for number in (2, 1, 2, 1):  # move the focus between two panes
                 await asyncio.sleep(0.2)
                 target = screen.panes[number - 1]
-                presses.append(await key_latency_ms(app, str(number), lambda t=target: screen.focused is t))
+                presses.append(await key_latency_ms(app, str(number), partial(is_focused, screen, target)))
             await asyncio.sleep(0.1)
             # ...and once a second a key with real work behind it: the raw view, on and off.
             pane = screen.panes[0]
             for _ in range(2):
                 was = pane.raw_mode
-                presses.append(await key_latency_ms(app, "v", lambda p=pane, w=was: p.raw_mode != w))
+                presses.append(await key_latency_ms(app, "v", partial(raw_mode_is, pane, not was)))
             lags.append([feed.produced.get(p.device_name, 0) - p.reducer.next_offset for p in screen.panes])
         cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
         delivered = sum(p.reducer.next_offset for p in screen.panes)
@@ -169,7 +180,10 @@ def main() -> None:
     gc.collect()
     tuned = asyncio.run(run_tui(args.seconds, args.panes, args.rate, tune_gc=True))
     base = run_baseline(args.seconds, args.panes, args.rate)
-    ok = lambda flag: "✓" if flag else "✗"  # noqa: E731
+
+    def ok(flag: bool) -> str:
+        return "✓" if flag else "✗"
+
     print(f"\nDashboard under load: {args.panes} panes × {args.rate:.0f} tokens/s, {tuned['seconds']:.1f} s a run")
     print(f"{'measure':<34}{'default gc':>12}{'as shipped':>12}  goal (as shipped)")
 

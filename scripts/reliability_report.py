@@ -283,6 +283,17 @@ def soak_section(r: dict[str, Any]) -> list[str]:
         )
         return out
     judged = r.get("memory_judged", True)
+    steady = r.get("steady_state")
+    if steady:
+        runs = r.get("runs_per_session", {})
+        out += [
+            f"Sessions at a steady state, so every process holds a bounded amount of session data: a rollover "
+            f"every {steady['rollover_events']:,} history events carrying {steady['carry_log_bytes']:,} bytes of "
+            f"log ({runs.get('median', '?')} runs a session), the hub keeping {steady['warm']} records a session "
+            f"in memory. The {r.get('truth_offsets_dropped_at_rollovers', 0):,} offsets dropped at rollovers are "
+            "checked through each session's reference device (its hashes, on disk); the rest against Temporal.",
+            "",
+        ]
     out += [
         f"Delivery, checked against Temporal ({r['truth']}): lost **{r['lost']}**, duplicates {r['duplicates']}, "
         f"gaps {r['gaps']}, devices differing from the truth {r['devices_differing_from_truth']}, incomplete "
