@@ -471,6 +471,8 @@ def summarize(
     by_session: dict[str, list[DeviceCount]] = {}
     for c in counts:
         by_session.setdefault(c.session, []).append(c)
+    # Each session's reference device (d0): every other device must have received the same records.
+    reference = {c.session: c.digest.hexdigest() for c in counts if c.reference is not None}
 
     def complete(c: DeviceCount) -> bool:
         truth = truths[c.session]
@@ -485,8 +487,6 @@ def summarize(
             and not (c.duplicates or c.holes or c.gaps or c.error)
         )
 
-    # Each session's reference device (d0): every other device must have received the same records.
-    reference = {c.session: c.digest.hexdigest() for c in counts if c.reference is not None}
     incomplete = [c.session + "/" + c.name for c in counts if not complete(c)]
     disagree = [s for s, group in by_session.items() if len({c.digest.hexdigest() for c in group}) != 1]
     return {

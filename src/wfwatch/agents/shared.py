@@ -56,7 +56,8 @@ class CarriedState:
     auto_turns_done: int = 0
     runs: int = 1
     transcript: list[str] = field(default_factory=list)
-    #: A close or cancel that arrived in a run that then continued-as-new
+    #: Asked for by signal. Kept here, not on the workflow object, so a close or
+    #: cancel that arrives just before continue-as-new reaches the next run
     #: (a signal is handled once, in the run that received it).
     closing: bool = False
     cancel_requested: bool = False

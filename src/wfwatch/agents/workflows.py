@@ -77,8 +77,6 @@ class AgentSession:
         self.topic = self.stream.topic(events.TOPIC)
         self.input = input
         self.state = input.carried or CarriedState(pending=list(input.messages))
-        self.closing = self.state.closing
-        self.cancel_requested = self.state.cancel_requested
         self.steps_this_run = 0
 
     # --- messages from outside ---------------------------------------------
@@ -93,7 +91,7 @@ class AgentSession:
 
     @send_message.validator
     def _validate_send(self, text: str) -> None:
-        if self.closing:
+        if self.state.closing:
             raise ApplicationError("session is closing", type="SessionClosing")
         if not text.strip():
             raise ApplicationError("empty message", type="EmptyMessage")
@@ -104,12 +102,12 @@ class AgentSession:
     def cancel_turn(self) -> None:
         """Cancel the running turn (its activities and sub-agents)."""
         if self.state.in_turn:
-            self.cancel_requested = True
+            self.state.cancel_requested = True
 
     @workflow.signal
     def close(self) -> None:
         """Finish the session after the running turn."""
-        self.closing = True
+        self.state.closing = True
 
     @workflow.query
     def info(self) -> SessionInfo:
@@ -160,9 +158,9 @@ class AgentSession:
             if state.turn > 0 and self.input.pause_between_turns > 0:
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
-                        lambda: bool(state.pending) or self.closing, timeout=self.input.pause_between_turns
+                        lambda: bool(state.pending) or state.closing, timeout=self.input.pause_between_turns
                     )
-            if not state.pending and not self.closing:
+            if not state.pending and not state.closing:
                 state.pending.append(AUTO_PROMPTS[state.auto_turns_done % len(AUTO_PROMPTS)])
                 state.auto_turns_done += 1
         timeout = timedelta(seconds=self.input.idle_timeout) if self.input.idle_timeout > 0 else None
@@ -170,7 +168,7 @@ class AgentSession:
             if self.input.auto_turns and state.auto_turns_done >= self.input.auto_turns and not timeout:
                 return False
             try:
-                await workflow.wait_condition(lambda: bool(state.pending) or self.closing, timeout=timeout)
+                await workflow.wait_condition(lambda: bool(state.pending) or state.closing, timeout=timeout)
             except TimeoutError:
                 return False
         if not state.pending:
@@ -180,7 +178,7 @@ class AgentSession:
         state.in_turn = True
         state.step_index = 0
         state.turn_offsets[state.turn] = self.head
-        self.cancel_requested = False
+        self.state.cancel_requested = False
         workflow.upsert_memo({MEMO_TURN: state.turn})
         if self.input.search_attributes:
             workflow.upsert_search_attributes([TURN_ATTR.value_set(state.turn)])
@@ -316,7 +314,7 @@ class AgentSession:
     async def _guarded(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless the user cancels the turn first."""
         future = asyncio.ensure_future(awaitable)
-        await workflow.wait_condition(lambda: future.done() or self.cancel_requested)
+        await workflow.wait_condition(lambda: future.done() or self.state.cancel_requested)
         if future.done():
             return future.result()
         future.cancel()
@@ -337,8 +335,6 @@ class AgentSession:
 
     async def _rollover(self) -> None:
         self.state.runs += 1
-        self.state.closing = self.closing
-        self.state.cancel_requested = self.cancel_requested
         carried = self.state
         budget = self.input.carry_log_bytes
 
