@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--one", choices=list(SAMPLES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.items < 1_000:
+        parser.error("--items must be >= 1000 (fewer items are lost in the noise of RSS pages)")
     if args.one:
         print(json.dumps(measure(SAMPLES[args.one], args.items)))
         return

@@ -552,6 +552,8 @@ def main() -> None:
         args.minutes, args.sessions, args.devices, args.sample = 1.0, 5, 3, 3.0
     if args.minutes <= 0 or args.sessions < 1 or args.devices < 1 or args.sample <= 0:
         parser.error("--minutes and --sample must be > 0, --sessions and --devices >= 1")
+    if args.rollover_events < 100 or args.carry_log_bytes < 0 or args.warm < 0:
+        parser.error("--rollover-events must be >= 100, --carry-log-bytes and --warm >= 0")
     logging.basicConfig(level=logging.ERROR)
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.ERROR)  # wfwatch's warnings are counted below, not printed
