@@ -377,9 +377,14 @@ async def test_tail_survives_a_short_server_restart(tmp_path: Path, fault_result
         async with create_worker(client, queue):
             handle = await start_session(client, queue, messages=prompts, model=model)
             proc = await start_cli(tmp_path, "tail", handle.id, "--address", server.address, "--json")
-            await asyncio.sleep(2.0)
+            # Restart only once tail is reading (its first record printed): a loaded machine can take
+            # seconds to start the CLI, and a server down at start is another row's scenario.
+            assert proc.stdout is not None
+            first = await asyncio.wait_for(proc.stdout.readline(), 60)
+            await asyncio.sleep(0.5)
             outage = await server.restart(down_for=2.0)
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            rest, err = await asyncio.wait_for(proc.communicate(), 60)
+            out = first + rest
             await handle.result()
             truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
     run = CliRun(proc.returncode, out, err)
