@@ -193,3 +193,19 @@ async def test_the_main_lane_shows_each_turns_user_message_above_its_answer() ->
         first_message = next(n for n, line in enumerate(main) if line.startswith("▌t1-plan"))
         assert " ".join(main[:first_message]) == f"you ▸ {PROMPT}"
         assert "you ▸" not in columns["researcher"].shown_text  # sub-agents answer the planner, not the user
+
+
+async def test_the_flush_timer_reaching_a_pane_still_being_mounted_does_not_crash() -> None:
+    """The screen's one flush timer walks every pane; one added this instant has not mounted its children."""
+    app = WfwatchApp(services=fixture_services(), open_session="demo-team")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, WatchScreen))
+        screen = app.screen
+        assert isinstance(screen, WatchScreen)
+        pane = screen.add_pane(Join("start"))
+        # Pane.flush marks itself dirty on its first records; force the worst case: dirty before mount.
+        pane._dirty = True
+        screen._flush_panes()  # the timer's callback, called before the mount has run
+        await wait_for(pilot, lambda: pane.is_mounted and pane.reducer.next_offset > 0)
+        screen._flush_panes()
+        assert len(screen.panes) == 2 and app.is_running

@@ -80,7 +80,8 @@ class WatchScreen(Screen[None]):
         second, each re-rendering every pane (benchmarks/tui_load.py).
         """
         for pane in self.query(Pane):
-            pane.flush()
+            if pane.is_mounted:  # a pane just added has no children to draw into yet
+                pane.flush()
 
     def _default_join(self) -> Join:
         """The first pane joins as the preferences say (``start`` unless changed)."""

@@ -30,9 +30,13 @@ class Timeline(Static):
     Timeline { height: auto; max-height: 8; border: round $panel; padding: 0 1; }
     """
 
+    def __init__(self, content: str = "", *, markup: bool = False) -> None:
+        super().__init__(content, markup=markup)
+        # Set here, not on mount: the screen's flush timer may reach a pane still being mounted.
+        self._shown = Text()
+
     def on_mount(self) -> None:
         self.border_title = "steps"
-        self._shown = Text()
 
     def show(self, view: SessionView) -> None:
         """Redraw only when the steps changed; a layout pass only when the line count did."""
