@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
@@ -36,6 +36,7 @@ def test_every_line_fits_and_nothing_is_lost(text: str, width: int) -> None:
 
 
 @given(TEXTS.filter(lambda t: "\n" not in t and "漢" not in t and "字" not in t), st.integers(2, 30))
+@example("aaaa a", 2)  # a folded word's trailing space starts the next line, as in Rich
 def test_same_lines_as_rich_wraps(text: str, width: int) -> None:
     console = Console(width=width, file=None, color_system=None, legacy_windows=False)
     ours = [line for line in wrap(text, width)]
