@@ -19,6 +19,10 @@ def wrap(text: str, width: int) -> list[str]:
     return split_lines(text, line_starts(text, width))
 
 
+def _without_hanging_space(lines: list[str]) -> list[str]:
+    return lines[:1] + [line.lstrip() for line in lines[1:] if line.strip()]
+
+
 def test_words_break_at_spaces_and_long_words_fold() -> None:
     assert wrap("the quick brown fox", 10) == ["the quick", "brown fox"]
     assert wrap("abcdefghij klm", 4) == ["abcd", "efgh", "ij", "klm"]
@@ -36,18 +40,22 @@ def test_every_line_fits_and_nothing_is_lost(text: str, width: int) -> None:
 
 
 @given(TEXTS.filter(lambda t: "\n" not in t and "漢" not in t and "字" not in t), st.integers(2, 30))
-@example("aaaa a", 2)  # a folded word's trailing space starts the next line, as in Rich
+@example("aaaa a", 2)  # Rich: "aa", "aa", " a"; ours: "aa", "aa", "a"
+@example("aaaa aa", 2)  # Rich: "aa", "aa", " ", "aa"; ours: "aa", "aa", "aa"
 def test_same_lines_as_rich_wraps(text: str, width: int) -> None:
     console = Console(width=width, file=None, color_system=None, legacy_windows=False)
-    ours = [line for line in wrap(text, width)]
+    ours = wrap(text, width)
     theirs = [line.plain.rstrip() for line in Text(text).wrap(console, width)]
-    # One deliberate difference: trailing spaces after a folded word never make a blank line of their own.
-    while len(theirs) > 1 and theirs[-1] == "" and text != text.rstrip():
-        theirs.pop()
-    assert ours == theirs
+    # One deliberate difference: Rich chops a folded word together with its trailing
+    # spaces, so a space can start the next line or make a blank one. Ours lets those
+    # spaces hang, as after any other word, which keeps the wrap prefix-stable (a lane
+    # re-wraps only its last line as tokens arrive; see the test below).
+    # So both sides are compared without blank or leading space after the first line.
+    assert _without_hanging_space(ours) == _without_hanging_space(theirs)
 
 
 @given(TEXTS, st.lists(st.integers(0, 400), max_size=8), st.integers(1, 30))
+@example("aaa ", [3], 1)  # "aaa" then " ": the space hangs, it does not fold onto a line of its own
 def test_growing_token_by_token_equals_wrapping_once(text: str, cuts: list[int], width: int) -> None:
     grown = WrappedText(width)
     for cut in sorted(cuts):

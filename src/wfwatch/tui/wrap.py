@@ -38,14 +38,13 @@ def line_starts(text: str, width: int, offset: int = 0) -> list[int]:
             used = 0
         if visible > width:  # fold: line-sized pieces, the last one continues the line
             piece_cells = 0
-            # Rich chops the word with its trailing whitespace, so a space can start a line.
-            for index, char in enumerate(word, start):
+            for index, char in enumerate(word.rstrip(), start):
                 cells = cell_len(char)
                 if piece_cells + cells > width and piece_cells:
                     starts.append(offset + index)
                     piece_cells = 0
                 piece_cells += cells
-            used = piece_cells
+            used = piece_cells + cell_len(word[len(word.rstrip()) :])
             continue
         used += cell_len(word)
     return starts
