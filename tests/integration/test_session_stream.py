@@ -17,6 +17,7 @@ from wfwatch.agents.model import scripted_texts
 from wfwatch.agents.shared import ModelSpec, SessionInput, SessionResult
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import reduce
+from wfwatch.stream.publisher import EventPublisher
 from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, StreamReadError, read_all
 
 
@@ -149,6 +150,25 @@ async def test_foreign_payload_is_shown_as_unknown_not_a_crash(client: Client, t
     assert kinds.count("invalid") == 1
     view = reduce(records)
     assert [o.kind for o in view.odd_items] == ["unknown", "unknown", "invalid"]
+
+
+async def test_a_publisher_writing_for_an_earlier_workflow_under_the_id_is_refused(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    # What a zombie activity of a replaced session does: it publishes by workflow id, and
+    # its publisher id names the epoch (first run id) of the workflow it was started for.
+    handle = await start_session(client, task_queue, idle_timeout=3)
+    description = await handle.describe()
+    epoch = description.raw_info.first_run_id or description.run_id
+    for publisher_epoch, text in [("an-earlier-run", "zombie"), (epoch, "ours"), (None, "sdk-style")]:
+        async with EventPublisher.for_workflow(client, handle.id, epoch=publisher_epoch) as publisher:
+            await publisher.publish(events.TokenDelta(message_id=text, text=text))
+    info = await handle.query(AgentSession.info)
+    records, _, end = await read_all(client, handle.id, timeout=30)
+    assert end is not None
+    texts = [r.item.text for r in records if isinstance(r.item, events.TokenDelta)]
+    assert texts == ["ours", "sdk-style"]
+    assert info.foreign_batches == 1
 
 
 async def test_a_workflow_replaced_under_its_id_ends_the_read_instead_of_being_followed(

@@ -30,7 +30,10 @@ async def stream_llm(input: LlmInput) -> LlmOutput:
     attempt = info.attempt
     model = make_model(input.model)
     publisher = EventPublisher.for_workflow(
-        activity.client(), input.stream_workflow_id, settings=PublisherSettings(linger=input.linger)
+        activity.client(),
+        input.stream_workflow_id,
+        settings=PublisherSettings(linger=input.linger),
+        epoch=input.stream_epoch or None,
     )
     lane, turn = input.lane, input.turn
     answer: list[str] = []

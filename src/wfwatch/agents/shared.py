@@ -61,6 +61,9 @@ class CarriedState:
     #: (a signal is handled once, in the run that received it).
     closing: bool = False
     cancel_requested: bool = False
+    #: Publish batches refused because their publisher wrote for another
+    #: workflow that had this id before (see ``publisher_id_for``).
+    foreign_batches: int = 0
 
 
 @dataclass
@@ -120,6 +123,7 @@ class SessionInfo:
     turn_offsets: dict[int, int]
     pending: int
     runs: int
+    foreign_batches: int = 0
 
 
 @dataclass
@@ -133,6 +137,9 @@ class LlmInput:
     role: str
     model: ModelSpec
     linger: float = 0.05
+    #: First run id of the stream's workflow: batches from an activity whose
+    #: workflow was replaced under the same id are dropped by the new one.
+    stream_epoch: str = ""
 
 
 @dataclass
@@ -157,6 +164,7 @@ class SubagentInput:
     spec: SubagentSpec
     linger: float = 0.05
     heartbeat_timeout: float = 10.0
+    stream_epoch: str = ""
 
 
 @dataclass

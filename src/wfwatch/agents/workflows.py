@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
+from temporalio.contrib.workflow_streams import PublishInput, WorkflowStream, WorkflowStreamState
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SubagentResult,
         ToolInput,
     )
-    from wfwatch.stream.publisher import event_payload
+    from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
 
 SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
 TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
@@ -78,6 +78,32 @@ class AgentSession:
         self.input = input
         self.state = input.carried or CarriedState(pending=list(input.messages))
         self.steps_this_run = 0
+        # Put a guard in front of the stream's publish handler. Signals that
+        # arrived with this activation still reach the guard: the SDK looks a
+        # handler up when the signal's task runs, after __init__ returns.
+        self._accept_publish = workflow.get_signal_handler(PUBLISH_SIGNAL)
+        workflow.set_signal_handler(PUBLISH_SIGNAL, self._on_publish)
+
+    def _on_publish(self, batch: PublishInput) -> None:
+        """Refuse batches written for an earlier workflow under this id.
+
+        Publish Signals address the workflow id, not the run: when a session is
+        replaced (terminated and started again under its id), the old one's
+        activities keep publishing until they notice, and their tokens would be
+        spliced into the new session's log. Continue-as-new keeps the first run
+        id, so the session's own publishers pass across rollovers.
+        """
+        claimed = claimed_epoch(batch.publisher_id)
+        if claimed is not None and claimed != workflow.info().first_execution_run_id:
+            self.state.foreign_batches += 1
+            workflow.logger.warning(
+                "dropped %d published items from publisher %s: it writes for an earlier workflow under this id",
+                len(batch.items),
+                batch.publisher_id,
+            )
+            return
+        assert self._accept_publish is not None
+        self._accept_publish(batch)
 
     # --- messages from outside ---------------------------------------------
 
@@ -120,6 +146,7 @@ class AgentSession:
             turn_offsets=dict(self.state.turn_offsets),
             pending=len(self.state.pending),
             runs=self.state.runs,
+            foreign_batches=self.state.foreign_batches,
         )
 
     @property
@@ -262,6 +289,7 @@ class AgentSession:
                 role=role,
                 model=self.input.model,
                 linger=self.input.publish_linger,
+                stream_epoch=workflow.info().first_execution_run_id,
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(seconds=self.input.llm_heartbeat_timeout),
@@ -291,6 +319,7 @@ class AgentSession:
                     spec=spec,
                     linger=self.input.publish_linger,
                     heartbeat_timeout=self.input.llm_heartbeat_timeout,
+                    stream_epoch=workflow.info().first_execution_run_id,
                 ),
                 id=child_id,
             )
@@ -407,6 +436,7 @@ class Subagent:
                 role=input.lane,
                 model=model,
                 linger=input.linger,
+                stream_epoch=input.stream_epoch,
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(seconds=input.heartbeat_timeout),

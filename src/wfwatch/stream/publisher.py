@@ -63,6 +63,28 @@ _RETRYABLE = frozenset(
 )
 
 
+def publisher_id_for(epoch: str | None) -> str:
+    """A fresh publisher id; with ``epoch``, one that names the stream it writes to.
+
+    ``epoch`` is the first run id of the target's continue-as-new chain. Publish
+    Signals address a workflow by id alone, so an activity of a workflow that
+    was replaced under the same id (terminated and started again) would write
+    into the new one; a session drops batches whose id claims another epoch
+    (:func:`claimed_epoch`). Ids without the prefix (the SDK's own publishers)
+    are accepted as before.
+    """
+    random = uuid.uuid4().hex[:16]
+    return f"e:{epoch}:{random}" if epoch else random
+
+
+def claimed_epoch(publisher_id: str) -> str | None:
+    """The epoch a publisher id names (see :func:`publisher_id_for`), or None."""
+    if not publisher_id.startswith("e:"):
+        return None
+    epoch, separator, _ = publisher_id[2:].rpartition(":")
+    return epoch if separator and epoch else None
+
+
 class PublishError(Exception):
     """Events could not be delivered to the workflow (and why)."""
 
@@ -113,12 +135,13 @@ class EventPublisher:
         *,
         topic: str = events.TOPIC,
         settings: PublisherSettings | None = None,
+        epoch: str | None = None,
     ) -> None:
         self._handle = handle
         self._topic = topic
         self.settings = settings or PublisherSettings()
         self.stats = PublisherStats()
-        self._publisher_id = uuid.uuid4().hex[:16]
+        self._publisher_id = publisher_id_for(epoch)
         self._sequence = 0
         self._buffer: list[events.Event] = []
         self._buffer_bytes = 0
@@ -133,10 +156,19 @@ class EventPublisher:
 
     @classmethod
     def for_workflow(
-        cls, client: Client, workflow_id: str, *, settings: PublisherSettings | None = None
+        cls,
+        client: Client,
+        workflow_id: str,
+        *,
+        settings: PublisherSettings | None = None,
+        epoch: str | None = None,
     ) -> EventPublisher:
-        """Target the latest run of ``workflow_id``, so continue-as-new is followed."""
-        return cls(client.get_workflow_handle(workflow_id), settings=settings)
+        """Target the latest run of ``workflow_id``, so continue-as-new is followed.
+
+        With ``epoch`` (the chain's first run id) a session refuses the batches
+        once ``workflow_id`` names another workflow; see :func:`publisher_id_for`.
+        """
+        return cls(client.get_workflow_handle(workflow_id), settings=settings, epoch=epoch)
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name="wfwatch-publisher")
