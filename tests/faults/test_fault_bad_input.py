@@ -685,6 +685,10 @@ async def test_pane_shows_a_clear_error_and_the_app_keeps_running(
     fault_result.scenario = f"bad input: dashboard pane on {which}"
     target = "no-such-workflow" if which == "unknown workflow" else plain_workflow
     fault_result.what = f"wfwatch dashboard opened on {which}; then a second pane is added"
+    fault_result.checked = (
+        "the pane's state is 'error' with a one-line message naming the workflow; a second pane opens; "
+        "the app keeps running"
+    )
     state, error, running, _ = await _pane_outcome(client, target)
     fault_result.notes.append(error)
     fault_result.count(pane_state=state, app_running=int(running))
@@ -696,9 +700,11 @@ async def test_pane_shows_a_clear_error_and_the_app_keeps_running(
 async def test_lane_column_shows_no_control_characters(corpus_session: Corpus, fault_result: FaultResult) -> None:
     fault_result.scenario = "bad input: hostile message id in a lane column"
     fault_result.what = "render_lane() of the corpus session, whose message ids carry OSC 52 / BEL"
+    fault_result.checked = "no ESC or BEL in any rendered lane"
     from wfwatch.tui.widgets.lane import render_lane
 
     shown = "\n".join(render_lane(lane).plain for lane in corpus_session.view.lanes)
+    fault_result.count(lanes=len(corpus_session.view.lanes), chars=len(shown))
     assert "\x1b" not in shown and "\x07" not in shown
 
 
@@ -707,6 +713,9 @@ async def test_pane_renders_the_corpus_session(
 ) -> None:
     fault_result.scenario = "bad input: dashboard pane on the corpus session (hostile lane name)"
     fault_result.what = "wfwatch dashboard opened on the corpus session, which has a lane named '[/nope]'"
+    fault_result.checked = (
+        "the pane reads to the end ('ended'); no ESC or BEL in the lanes' text or titles; a second pane opens"
+    )
     state, _, running, shown = await _pane_outcome(client, corpus_session.handle.id)
     fault_result.count(pane_state=state, app_running=int(running))
     assert state == "ended" and running
