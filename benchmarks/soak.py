@@ -30,6 +30,10 @@ session (``d0``) writes a hash per record to disk (not to memory: this
 process's memory is measured), and its part from the truth's first offset
 on is what is compared with the truth.
 
+``--devices 0`` is the baseline: the same sessions with nothing reading
+them, so the server's and worker's own growth can be told from what the
+hub's readers add.
+
 Memory is judged for **every** sampled process, not only the hub: a least-
 squares line is fitted to each half of the run and a process is "flat" when
 its second-half slope is at most ``--slope-limit`` MB/min (default 1, i.e.
@@ -111,18 +115,7 @@ MIN_JUDGED_MINUTES = 5.0
 
 def rss_mb(pid: int, *, whole_group: bool = False) -> float:
     """Resident memory of ``pid`` (and, with ``whole_group``, of every process in its group), MB."""
-    pids = [pid]
-    if whole_group:
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[2]) == pid:
-                    pids.append(int(entry))
+    pids = _group(pid) if whole_group else [pid]
     total = 0
     for p in pids:
         try:
@@ -130,6 +123,50 @@ def rss_mb(pid: int, *, whole_group: bool = False) -> float:
                 total += int(f.read().split()[1]) * PAGE
         except OSError:
             continue
+    return total / 1e6
+
+
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """``pid``'s group's resident memory split into anonymous (heap) and file-backed/shared, MB.
+
+    A growing server is either growing its heap or holding more of its files
+    (an mmapped or cached SQLite db) in memory; the two mean different things.
+    """
+    anon = other = 0
+    for p in _group(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    name, _, value = line.partition(":")
+                    if name == "RssAnon":
+                        anon += int(value.split()[0])
+                    elif name in ("RssFile", "RssShmem"):
+                        other += int(value.split()[0])
+        except (OSError, ValueError):
+            continue
+    return anon / 1e3, other / 1e3
+
+
+def _group(pid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pid:
+                pids.append(int(entry))
+    return pids
+
+
+def files_mb(base: Path) -> float:
+    """Size of the SQLite db at ``base`` with its -wal and -shm files, MB."""
+    total = 0
+    for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
     return total / 1e6
 
 
@@ -297,6 +334,8 @@ class SteadyState:
     rollover_events: int
     carry_log_bytes: int
     warm: int
+    #: The dev server's history cache, in runs (``history.cacheMaxSize``; 0: its default, 512).
+    server_cache: int = 0
 
 
 async def soak(
@@ -321,7 +360,10 @@ async def soak(
     samples: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="wfwatch-soak-") as tmp:
         root = Path(tmp)
-        async with EmbeddedServer(db_path=root / "temporal.db", search_attributes=SEARCH_ATTRIBUTES) as server:
+        dynamic_config = {"history.cacheMaxSize": steady.server_cache} if steady.server_cache else None
+        async with EmbeddedServer(
+            db_path=root / "temporal.db", search_attributes=SEARCH_ATTRIBUTES, dynamic_config=dynamic_config
+        ) as server:
             assert server.pid is not None
             client = await Client.connect(server.address, namespace=server.namespace)
             async with worker_process(server.address, server.namespace, TASK_QUEUE) as worker_pid:
@@ -347,22 +389,32 @@ async def soak(
                     print(
                         f"{sessions} sessions x {devices} devices for {minutes:g} min; sampling every {sample:g} s; "
                         f"a rollover every {steady.rollover_events:,} history events carrying "
-                        f"{steady.carry_log_bytes:,} bytes of log; hub warm window {steady.warm} records"
+                        f"{steady.carry_log_bytes:,} bytes of log; hub warm window {steady.warm} records; "
+                        f"server history cache {steady.server_cache or 'default (512)'} runs"
                     )
-                    print(f"{'t s':>6} {'hub MB':>8} {'server MB':>10} {'worker MB':>10} {'records':>10}")
+                    print(
+                        f"{'t s':>6} {'hub MB':>8} {'server MB':>10} {'worker MB':>10} {'records':>10}"
+                        f"  {'server heap':>11} {'server file':>11} {'db MB':>7}"
+                    )
                     while True:
                         now = time.monotonic()
+                        server_anon, server_files = rss_parts_mb(server.pid)
                         row = {
                             "t": round(now - began, 1),
                             "hub_mb": round(rss_mb(os.getpid()), 1),
                             "server_mb": round(rss_mb(server.pid, whole_group=True), 1),
                             "worker_mb": round(rss_mb(worker_pid), 1),
                             "records": sum(c.records for c in counts),
+                            # Where the server's memory is: heap, or its files held in memory.
+                            "server_anon_mb": round(server_anon, 1),
+                            "server_file_mb": round(server_files, 1),
+                            "db_mb": round(files_mb(root / "temporal.db"), 1),
                         }
                         samples.append(row)
                         print(
                             f"{row['t']:>6.0f} {row['hub_mb']:>8.1f} {row['server_mb']:>10.1f} "
                             f"{row['worker_mb']:>10.1f} {row['records']:>10,}"
+                            f"  {row['server_anon_mb']:>11.1f} {row['server_file_mb']:>11.1f} {row['db_mb']:>7.1f}"
                         )
                         if now >= stop_at:
                             break
@@ -372,7 +424,13 @@ async def soak(
                     for workflow_id in ids:
                         await client.get_workflow_handle(workflow_id).signal(AgentSession.close)
                     drain_began = time.monotonic()
-                    _, pending = await asyncio.wait(tasks, timeout=drain)
+                    if tasks:
+                        _, pending = await asyncio.wait(tasks, timeout=drain)
+                    else:  # the baseline: no devices, so wait for the sessions themselves
+                        pending = set()
+                        results = (client.get_workflow_handle(i).result() for i in ids)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(asyncio.gather(*results, return_exceptions=True), drain)
                     drained_in = time.monotonic() - drain_began
                     print(f"drained in {drained_in:.1f} s ({len(pending)} devices still open)")
                     for task in pending:
@@ -390,7 +448,7 @@ async def soak(
                 )
                 runs = await count_runs(client, ids)
                 matches = {
-                    s: t.end is not None and reference_digest(references / s, t.base) == t.digest
+                    s: t.end is not None and (not devices or reference_digest(references / s, t.base) == t.digest)
                     for s, t in truths.items()
                 }
     result = summarize(
@@ -449,6 +507,24 @@ def judge_memory(samples: list[dict[str, float]], minutes: float, slope_limit: f
             "slowing": judged and second_half > slope_limit and first_half > 0 and second_half <= 0.25 * first_half,
         }
     return memory
+
+
+SERVER_PARTS = ("server_anon_mb", "server_file_mb", "db_mb")
+
+
+def server_parts(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Second-half slopes of the server's heap, its files held in memory and its db on disk."""
+    half = samples[len(samples) // 2 :]
+    parts: dict[str, dict[str, float]] = {}
+    for key in SERVER_PARTS:
+        if all(key in s for s in half):
+            slope, _ = slope_mb_per_min([(s["t"], s[key]) for s in half])
+            parts[key.removesuffix("_mb")] = {
+                "first_mb": samples[0].get(key, 0.0),
+                "last_mb": half[-1][key],
+                "second_half_mb_per_min": round(slope, 2),
+            }
+    return parts
 
 
 def summarize(
@@ -536,8 +612,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 minute, 5 sessions x 3 devices, samples every 3 s")
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--sessions", type=int, default=None, help="default 50 (--quick: 5)")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="hub devices a session, default 10 (--quick: 3); 0 is the baseline, sessions with no readers",
+    )
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--drain", type=float, default=120.0, help="most seconds to wait for the ends after closing")
     parser.add_argument(
@@ -546,26 +627,37 @@ def main() -> None:
     parser.add_argument("--rollover-events", type=int, default=1000, help="history events a session run holds")
     parser.add_argument("--carry-log-bytes", type=int, default=32_000, help="log carried across a rollover")
     parser.add_argument("--warm", type=int, default=256, help="records a session the hub keeps in memory")
+    parser.add_argument(
+        "--server-cache",
+        type=int,
+        default=0,
+        help="runs the dev server keeps cached in memory (history.cacheMaxSize; 0: its default of 512)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.minutes, args.sessions, args.devices, args.sample = 1.0, 5, 3, 3.0
-    if args.minutes <= 0 or args.sessions < 1 or args.devices < 1 or args.sample <= 0:
-        parser.error("--minutes and --sample must be > 0, --sessions and --devices >= 1")
-    if args.rollover_events < 100 or args.carry_log_bytes < 0 or args.warm < 0:
-        parser.error("--rollover-events must be >= 100, --carry-log-bytes and --warm >= 0")
+        args.minutes, args.sample = 1.0, 3.0
+    if args.sessions is None:
+        args.sessions = 5 if args.quick else 50
+    if args.devices is None:
+        args.devices = 3 if args.quick else 10
+    if args.minutes <= 0 or args.sessions < 1 or args.devices < 0 or args.sample <= 0:
+        parser.error("--minutes and --sample must be > 0, --sessions >= 1 and --devices >= 0")
+    if args.rollover_events < 100 or args.carry_log_bytes < 0 or args.warm < 0 or args.server_cache < 0:
+        parser.error("--rollover-events must be >= 100, --carry-log-bytes, --warm and --server-cache >= 0")
     logging.basicConfig(level=logging.ERROR)
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.ERROR)  # wfwatch's warnings are counted below, not printed
     warnings = WarningLog()
     logging.getLogger("wfwatch").addHandler(warnings)
     logging.getLogger("wfwatch").setLevel(logging.WARNING)
-    steady = SteadyState(args.rollover_events, args.carry_log_bytes, args.warm)
+    steady = SteadyState(args.rollover_events, args.carry_log_bytes, args.warm, args.server_cache)
     result = asyncio.run(soak(args.minutes, args.sessions, args.devices, args.sample, args.drain, warnings, steady))
     memory = judge_memory(result["samples"], args.minutes, args.slope_limit)
     judged = args.minutes >= MIN_JUDGED_MINUTES
     result["slope_limit_mb_per_min"] = args.slope_limit
     result["memory"] = memory
+    result["server_memory_parts"] = server_parts(result["samples"])
     result["memory_judged"] = judged
     result["flat"] = all(m["flat"] for m in memory.values()) if judged else None
     result["growing"] = [name for name, m in memory.items() if m["flat"] is False]
@@ -593,6 +685,16 @@ def main() -> None:
         print(
             f"{name:<8} {m['first_mb']:>7.1f} {m['last_mb']:>7.1f} {m['max_mb']:>7.1f} "
             f"{m['first_half_mb_per_min']:>+13.2f} {m['second_half_mb_per_min']:>+9.2f}{error:<5}  {verdict}"
+        )
+    parts = result["server_memory_parts"]
+    if parts:
+        print(
+            "server, 2nd half/min: "
+            + ", ".join(
+                f"{name} {p['first_mb']:.0f} → {p['last_mb']:.0f} MB ({p['second_half_mb_per_min']:+.2f})"
+                for name, p in parts.items()
+            )
+            + "  (anon: heap; file: its files held in memory; db: the SQLite files on disk)"
         )
     if not judged:
         print(f"(memory not judged: runs shorter than {MIN_JUDGED_MINUTES:g} min are mostly warm-up)")
@@ -631,7 +733,10 @@ def main() -> None:
             "closing Queries (a replay each on the worker) went unanswered for the reader's 30 s tolerance; "
             "the hub restarted them"
         )
-    print(f"delivery (checked against Temporal): {'OK' if delivery_ok else 'NOT OK'}")
+    if args.devices:
+        print(f"delivery (checked against Temporal): {'OK' if delivery_ok else 'NOT OK'}")
+    else:
+        print("baseline: no devices, so no delivery to check (the sessions' own memory only)")
     print(
         f"memory: {'not judged' if result['flat'] is None else ('flat' if result['flat'] else 'GROWING: ' + ', '.join(result['growing']))}"
     )
