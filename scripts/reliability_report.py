@@ -205,6 +205,9 @@ def benchmarks() -> list[str]:
         out += long_session_section(json.loads(long_path.read_text()))
     if soak_path.exists():
         out += soak_section(json.loads(soak_path.read_text()))
+        runs = [BENCH / name for name in ("soak_10min.json", "soak_baseline.json", "soak_10min_cache64.json")]
+        if runs[0].exists() and runs[1].exists():
+            out += server_memory_section(*(json.loads(path.read_text()) for path in runs if path.exists()))
     return out
 
 
@@ -335,6 +338,45 @@ def soak_section(r: dict[str, Any]) -> list[str]:
     out += [
         "",
         f"Overall: **{overall}** (memory {'not judged' if flat is None else ('flat' if flat else 'growing: ' + ', '.join(r.get('growing', [])))}).",
+    ]
+    return out
+
+
+def server_memory_section(
+    with_hub: dict[str, Any], baseline: dict[str, Any], small_cache: dict[str, Any] | None = None
+) -> list[str]:
+    """The dev server's growth with the hub next to the same sessions with no readers."""
+
+    def part(r: dict[str, Any], name: str) -> str:
+        p = r.get("server_memory_parts", {}).get(name)
+        return f"{p['second_half_mb_per_min']:+.2f}" if p else "?"
+
+    rows = [("hub, " + str(with_hub["devices"]) + " devices", with_hub), ("no readers (`--devices 0`)", baseline)]
+    if small_cache is not None:
+        cache = small_cache.get("steady_state", {}).get("server_cache")
+        rows.append((f"hub, server history cache {cache} runs (`--server-cache {cache}`)", small_cache))
+    out = [
+        "",
+        "### Where the dev server's memory goes",
+        "",
+        f"The same {baseline['sessions']} sessions for {baseline['minutes']:g} min, with the hub and with no reader "
+        "at all; second-half slopes, MB/min (heap: anonymous memory; files: its files held in memory; db: the "
+        "SQLite files on disk).",
+        "",
+        "| run | server RSS first → last MB | RSS | heap | files | db |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        m = r["memory"]["server"]
+        out.append(
+            f"| {label} | {m['first_mb']:.0f} → {m['last_mb']:.0f} | {m['second_half_mb_per_min']:+.2f} | "
+            f"{part(r, 'server_anon')} | {part(r, 'server_file')} | {part(r, 'db')} |"
+        )
+    out += [
+        "",
+        "Most of the server's growth is there with no reader at all: the dev server's own, as its sessions "
+        "write history. The runs with the hub grew faster; runs this few cannot tell how much of that "
+        "difference is the hub's and how much the spread between runs. A smaller history cache does not stop it.",
     ]
     return out
 
