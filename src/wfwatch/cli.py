@@ -21,7 +21,7 @@ import click
 
 from wfwatch import events, paths
 from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
-from wfwatch.text import sanitize
+from wfwatch.text import INVISIBLE_RANGES, one_line, sanitize
 
 T = TypeVar("T")
 
@@ -214,11 +214,12 @@ async def _tail(
             if isinstance(result, Batch):
                 for record in result.records:
                     if as_json:
-                        out.write(json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n")
+                        out.write(_json_line(record))
                     else:
                         printer.write(record)
                 out.flush()
             elif isinstance(result, Gap):
+                printer.framing()
                 _emit(
                     out,
                     as_json,
@@ -236,8 +237,21 @@ async def _tail(
         raise click.ClickException(str(err)) from None
 
 
+#: What every line of model text after its first starts with in ``tail``'s text mode.
+#: tail's own lines start with ``@`` (a record), ``[`` (a message's header, a gap,
+#: the end) or nothing (blank); model text can never start one (docs/events.md).
+CONTINUATION = "┆ "
+
+
 class _TextPrinter:
-    """Tokens as running text with a header when the message or channel changes."""
+    """Tokens as running text with a header when the message or channel changes.
+
+    Record boundaries cannot be forged: names in headers and record lines are
+    kept on one line (:func:`~wfwatch.text.one_line`), and model text, which
+    starts on its header's line, has :data:`CONTINUATION` after each newline,
+    so a token ``"\\n@9 session_finished"`` or ``"\\n[end: ...]"`` prints as
+    a marked continuation line, never as a line of tail's own.
+    """
 
     def __init__(self, out: Any, raw: bool) -> None:
         self.out = out
@@ -250,23 +264,46 @@ class _TextPrinter:
             key = (item.message_id, item.attempt, item.channel)
             if key != self.current:
                 self.current = key
-                self.out.write(f"\n[{sanitize(item.lane)} {sanitize(item.message_id)} #{item.attempt} {item.channel}] ")
-            self.out.write(sanitize(item.text))
+                self.out.write(f"\n[{one_line(item.lane)} {one_line(item.message_id)} #{item.attempt} {item.channel}] ")
+            self.out.write(sanitize(item.text).replace("\n", "\n" + CONTINUATION))
             return
         if not self.raw and isinstance(item, events.AttemptStarted | events.MessageFinished):
             return
         self.current = None
-        self.out.write(f"\n@{record.offset} {sanitize(events.summarize(item))}")
+        self.out.write(f"\n@{record.offset} {one_line(events.summarize(item))}")
+
+    def framing(self) -> None:
+        """tail wrote a line of its own (a gap): the running message's next token gets its header again."""
+        self.current = None
 
 
-#: JSON leaves C1 controls (U+0080..U+009F) raw with ensure_ascii=False; some
-#: terminals act on them, so they are written as \u escapes (still valid JSON).
-_C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+def _json_escape(code: int) -> str:
+    """``\\uXXXX`` (a surrogate pair above U+FFFF): what ``ensure_ascii`` would write."""
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+#: JSON leaves DEL, C1 controls (U+0080..U+009F) and the invisible and bidi
+#: characters (U+202E, U+200B, ...: :data:`wfwatch.text.INVISIBLE_RANGES`) raw
+#: with ensure_ascii=False; terminals act on them or reorder text around them,
+#: so they are written as \u escapes (still valid JSON, the same string).
+_C1_ESCAPED = {
+    code: _json_escape(code)
+    for first, last in ((0x7F, 0x9F), *INVISIBLE_RANGES)
+    for code in range(first, last + 1)
+}
 
 
 def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
     out.write(json.dumps(obj) + "\n" if as_json else text)
     out.flush()
+
+
+def _json_line(record: events.Record) -> str:
+    """One record as ``tail --json`` prints it: one line of JSON, nothing a terminal acts on."""
+    return json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n"
 
 
 def _record_json(record: events.Record) -> dict[str, Any]:
