@@ -290,9 +290,7 @@ def _json_escape(code: int) -> str:
 #: with ensure_ascii=False; terminals act on them or reorder text around them,
 #: so they are written as \u escapes (still valid JSON, the same string).
 _C1_ESCAPED = {
-    code: _json_escape(code)
-    for first, last in ((0x7F, 0x9F), *INVISIBLE_RANGES)
-    for code in range(first, last + 1)
+    code: _json_escape(code) for first, last in ((0x7F, 0x9F), *INVISIBLE_RANGES) for code in range(first, last + 1)
 }
 
 

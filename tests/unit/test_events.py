@@ -393,7 +393,10 @@ def test_a_number_out_of_its_range_makes_an_unknown_item_that_names_the_field(ra
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_times_and_durations_must_be_finite(value: float) -> None:
-    for raw in ({"kind": "session_finished", "ts": value}, {"kind": "step_finished", "step_id": "s", "duration_ms": value}):
+    for raw in (
+        {"kind": "session_finished", "ts": value},
+        {"kind": "step_finished", "step_id": "s", "duration_ms": value},
+    ):
         assert isinstance(decode_value(raw), UnknownItem)
     # JSON has no NaN or infinity; a number too big for a float is not a wfwatch event either.
     assert isinstance(decode(b'{"kind":"session_finished","ts":1e400}'), UnknownItem | InvalidItem)
@@ -402,7 +405,9 @@ def test_times_and_durations_must_be_finite(value: float) -> None:
 def test_the_ends_of_each_range_are_accepted() -> None:
     from wfwatch.events import MAX_ATTEMPT, MAX_LANE_INDEX, MAX_TURN
 
-    token = decode(json.dumps({"kind": "token", "message_id": "m", "text": "x", "attempt": MAX_ATTEMPT, "turn": MAX_TURN}))
+    token = decode(
+        json.dumps({"kind": "token", "message_id": "m", "text": "x", "attempt": MAX_ATTEMPT, "turn": MAX_TURN})
+    )
     assert isinstance(token, TokenDelta) and (token.attempt, token.turn) == (10_000, 2**31 - 1)
     spawned = decode(json.dumps({"kind": "subagent_spawned", "name": "x", "index": MAX_LANE_INDEX}))
     assert isinstance(spawned, SubagentSpawned) and spawned.index == 999_999

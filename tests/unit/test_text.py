@@ -38,7 +38,9 @@ def test_rich_markup_stays_literal() -> None:
 
 
 #: The invisible and bidi characters of issue 13 (item 3), each of which reached the terminal.
-INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u061c\u2028\u2029\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+INVISIBLE = (
+    "\u200b\u200c\u200d\u200e\u200f\u061c\u2028\u2029\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 #: Text that is mostly ordinary, with every kind of character sanitize cares about mixed in.
 hostile_chars = st.characters(codec="utf-8") | st.sampled_from(
     [*INVISIBLE, "\U000e0041", "\u2060", "\x1b", "\x9b", "\x9d", "\x07", "\x85", "\n", "\t", "[", "]", "é", "a"]
