@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from wfwatch import events
 from wfwatch.reducer import SessionView
-from wfwatch.text import sanitize
+from wfwatch.text import one_line
 
 #: Records drawn in the raw view (the newest); the pane keeps more in memory.
 SHOWN = 200
@@ -35,13 +35,13 @@ def render_records(records: Sequence[events.Record], view: SessionView, *, gener
         item = record.item
         text.append(f"{record.offset:>7} ", style="dim")
         if generic and isinstance(item, events.UnknownItem) and item.topic:
-            text.append(sanitize(item.topic), style="bold")
-            text.append("  " + sanitize(events.payload_preview(item)) + "\n")
+            text.append(one_line(item.topic), style="bold")
+            text.append("  " + one_line(events.payload_preview(item)) + "\n")
             continue
         style = (
             "strike dim" if superseded else ("red" if isinstance(item, events.InvalidItem | events.ErrorEvent) else "")
         )
-        text.append(sanitize(_line(item)), style=style)
+        text.append(one_line(_line(item)), style=style)  # one record, one line: no forged records
         if superseded:
             text.append("  (superseded)", style="italic yellow")
         text.append("\n")
