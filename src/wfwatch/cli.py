@@ -234,7 +234,7 @@ async def _tail(
                     f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n",
                 )
     except (StreamNotFound, StreamReadError) as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(sanitize(str(err))) from None
 
 
 #: What every line of model text after its first starts with in ``tail``'s text mode.
@@ -424,7 +424,7 @@ def send(ctx: click.Context, /, workflow_id: str, text: str, **conn: Any) -> Non
         try:
             result = await send_message(client, workflow_id, text)
         except SteeringError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(sanitize(str(err))) from None
         click.echo(f"turn {result.turn} queued; its events start at or after offset {result.head_offset}")
 
     _run(go)
@@ -444,7 +444,7 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
         try:
             await cancel_turn(client, workflow_id)
         except SteeringError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(sanitize(str(err))) from None
         click.echo("cancel requested")
 
     _run(go)
