@@ -23,14 +23,16 @@ from typing import Final
 from rich.text import Text
 
 #: ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST),
-#: DCS/SOS/PM/APC (ESC P/X/^/_ ... ST), and two-character escapes.
+#: DCS/SOS/PM/APC (ESC P/X/^/_ ... ST), and two-character escapes. A string
+#: sequence left unterminated ends at the line's end, so one stray ``ESC ]``
+#: cannot fold everything after it into its placeholder.
 _ESCAPE_SEQUENCE: Final = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b\n]*(?:\x1b\\)?"
     r"|\x1b[@-Z\\-_]"
     r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|\x9d[^\x07\x9c]*[\x07\x9c]?"
+    r"|\x9d[^\x07\x9c\n]*[\x07\x9c]?"
 )
 #: Invisible characters that change how text reads without being seen
 #: (inclusive ranges): the Arabic letter mark, the Mongolian vowel separator,

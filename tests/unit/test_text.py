@@ -81,3 +81,9 @@ def test_the_fast_paths_replace_exactly_what_the_regex_does(text: str) -> None:
 def test_one_line_keeps_a_name_on_its_line() -> None:
     assert one_line("mk\n@5 forged\tx\x1b[2J") == "mk\\n@5 forged\\tx\\x1b…"
     assert "\n" not in one_line("a\nb") and "\t" not in one_line("a\tb")
+
+
+def test_an_unterminated_string_sequence_hides_no_more_than_its_line() -> None:
+    for introducer in ("\x1b]0;", "\x1bP", "\x9d"):
+        cleaned = sanitize(f"before {introducer}title\nthe rest of the answer\n")
+        assert cleaned.endswith("…\nthe rest of the answer\n"), repr(cleaned)
