@@ -202,10 +202,16 @@ Decoded = Event | UnknownItem | InvalidItem
 
 
 class Record(msgspec.Struct, frozen=True):
-    """One log position as a reader sees it: the offset and what sits there."""
+    """One log position as a reader sees it: the offset and what sits there.
+
+    ``derived`` holds the wfwatch events an item in another framework's
+    schema stands for (see :mod:`wfwatch.schemas`); the item itself stays
+    as it was read, for raw views.
+    """
 
     offset: int
     item: Decoded
+    derived: tuple[Event, ...] = ()
 
 
 _encoder = msgspec.json.Encoder()

@@ -138,8 +138,8 @@ class Pane(Vertical):
                             "nothing to show until the stream gets there"
                         )
                 elif isinstance(result, DeviceRecords):
-                    self.reducer.feed(result.records)
-                    self.records.extend(result.records)
+                    # As applied: a framework's items come back with the events they stand for.
+                    self.records.extend(self.reducer.feed(result.records))
                     self.stats.received += len(result.records)
                     self.stats.head = max(self.stats.head, result.head)
                     self._next_offset = result.next_offset

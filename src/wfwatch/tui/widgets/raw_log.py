@@ -20,7 +20,11 @@ GENERIC_TITLE = "not a wfwatch session: every item with its offset and topic"
 
 
 def _superseded(record: events.Record, latest: dict[str, int]) -> bool:
-    item = record.item
+    """A record of an attempt the message has since moved past (framework items by their derived events)."""
+    return any(_attempt_superseded(item, latest) for item in (record.item, *record.derived))
+
+
+def _attempt_superseded(item: events.Decoded, latest: dict[str, int]) -> bool:
     attempt = getattr(item, "attempt", None)
     message_id = getattr(item, "message_id", None)
     return bool(message_id) and attempt is not None and attempt < latest.get(str(message_id), 0)
