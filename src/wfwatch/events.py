@@ -188,6 +188,9 @@ class UnknownItem(msgspec.Struct, frozen=True):
     data: Any = None
     kind: str = ""
     reason: str = ""
+    #: Set by :mod:`wfwatch.schemas` when another framework's schema knew the item:
+    #: the record's ``derived`` events (possibly none) are what it means.
+    schema: str = ""
 
 
 class InvalidItem(msgspec.Struct, frozen=True):

@@ -219,8 +219,10 @@ class Reducer:
     an at-least-once transport) never double text.
     """
 
-    def __init__(self, schema: str | None = None) -> None:
-        self._translator = Translator(schema)
+    def __init__(self, schema: str | None = None, *, turns_before: int = 0) -> None:
+        """``schema`` forces a framework schema (``wfwatch.schemas``); ``turns_before`` numbers a
+        framework's turns for a device that joined at the first offset of turn ``turns_before + 1``."""
+        self._translator = Translator(schema, turns_before=turns_before)
         self._session_id = ""
         self._title = ""
         self._status = "running"

@@ -77,10 +77,12 @@ class Translator:
     type, so the raw view shows them and nothing is dropped silently.
     """
 
-    def __init__(self, schema: str | None = None) -> None:
+    def __init__(self, schema: str | None = None, *, turns_before: int = 0) -> None:
+        """``turns_before``: the turns a device joining at a turn's first offset did not see."""
         if schema is not None and schema not in SCHEMAS:
             raise ValueError(f"unknown schema {schema!r}: use one of {', '.join(SCHEMAS)}")
         self._forced = schema
+        self._turns_before = turns_before
         self._adapters: dict[str, SchemaAdapter | None] = {}
         self._main_topic: str | None = None
         #: ``(schema, type) -> count`` of items a known schema did not know.
@@ -112,7 +114,9 @@ class Translator:
             reason = f"{adapter.schema} event of a type wfwatch does not know ({kind!r})"
             return events.Record(record.offset, msgspec.structs.replace(item, kind=kind, reason=reason)), False
         self.translated += 1
-        item = msgspec.structs.replace(item, kind=type_of(item.data), reason=f"{adapter.schema} event")
+        item = msgspec.structs.replace(
+            item, kind=type_of(item.data), reason=f"{adapter.schema} event", schema=adapter.schema
+        )
         return events.Record(record.offset, item, derived), True
 
     def _adapter(self, topic: str, data: Any) -> SchemaAdapter | None:
@@ -126,7 +130,7 @@ class Translator:
             self._main_topic = topic
         else:
             lane = topic
-        adapter: SchemaAdapter = _registry()[name][1](lane=lane)
+        adapter: SchemaAdapter = _registry()[name][1](lane=lane, turns_before=self._turns_before)
         self._adapters[topic] = adapter
         return adapter
 

@@ -30,10 +30,12 @@ class ModelCall:
 class Fold:
     """Turn and model-call bookkeeping for one topic, emitting wfwatch events."""
 
-    def __init__(self, lane: str) -> None:
+    def __init__(self, lane: str, turns_before: int = 0) -> None:
         self.home_lane = lane
         self.lane = lane
-        self.turn = 0
+        #: Only the session's own agent opens and closes turns; a delegate's topic runs inside one.
+        self.owns_turns = lane == events.MAIN_LANE
+        self.turn = turns_before
         self.turn_open = False
         self.call: ModelCall | None = None
         self.open_tools: dict[str, str] = {}
@@ -42,13 +44,15 @@ class Fold:
         if not self.turn_open:
             self.turn += 1
             self.turn_open = True
-            out.append(events.TurnStarted(lane=events.MAIN_LANE, turn=self.turn))
+            if self.owns_turns:
+                out.append(events.TurnStarted(lane=events.MAIN_LANE, turn=self.turn))
 
     def end_turn(self, out: list[Event], status: events.Status = "completed", reason: str = "") -> None:
         self.close_call(out)
         self.finish_tools(out)
         if self.turn_open:
-            out.append(events.TurnFinished(lane=events.MAIN_LANE, turn=self.turn, status=status, reason=reason))
+            if self.owns_turns:
+                out.append(events.TurnFinished(lane=events.MAIN_LANE, turn=self.turn, status=status, reason=reason))
             self.turn_open = False
         self.lane = self.home_lane
 
@@ -72,7 +76,11 @@ class Fold:
         call.ended_parts.clear()
         out.append(
             events.AttemptStarted(
-                lane=self.lane, turn=self.turn, message_id=call.message_id, attempt=call.attempt, step_id=call.message_id
+                lane=self.lane,
+                turn=self.turn,
+                message_id=call.message_id,
+                attempt=call.attempt,
+                step_id=call.message_id,
             )
         )
         return call
@@ -96,7 +104,9 @@ class Fold:
         if call is None or call.closed:
             return
         call.closed = True
-        out.append(events.MessageFinished(lane=self.lane, turn=self.turn, message_id=call.message_id, attempt=call.attempt))
+        out.append(
+            events.MessageFinished(lane=self.lane, turn=self.turn, message_id=call.message_id, attempt=call.attempt)
+        )
         out.append(
             events.StepFinished(lane=self.lane, turn=self.turn, step_id=call.message_id, status=status, reason=reason)
         )

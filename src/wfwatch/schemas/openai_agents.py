@@ -66,8 +66,8 @@ def looks_like(data: Any) -> bool:
 class OpenAIAgentsAdapter:
     schema = SCHEMA
 
-    def __init__(self, lane: str) -> None:
-        self._fold = Fold(lane)
+    def __init__(self, lane: str, turns_before: int = 0) -> None:
+        self._fold = Fold(lane, turns_before)
         self._pending_handoff: str | None = None
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
@@ -138,4 +138,3 @@ def _obj(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-

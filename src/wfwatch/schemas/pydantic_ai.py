@@ -58,8 +58,8 @@ def looks_like(data: Any) -> bool:
 class PydanticAIAdapter:
     schema = SCHEMA
 
-    def __init__(self, lane: str) -> None:
-        self._fold = Fold(lane)
+    def __init__(self, lane: str, turns_before: int = 0) -> None:
+        self._fold = Fold(lane, turns_before)
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):

@@ -65,7 +65,7 @@ class Pane(Vertical):
         self.device_name = device_name
         self.join = join
         self._open_device = open_device
-        self.reducer = Reducer()
+        self.reducer = _reducer_for(join)
         self.records: deque[events.Record] = deque(maxlen=RAW_KEEP)
         self.stats = PaneStats()
         self.raw_mode = False
@@ -108,7 +108,7 @@ class Pane(Vertical):
             # An explicit join is a new position: the pane shows what the
             # device receives from there, not a splice onto what it had.
             self.join = join
-            self.reducer = Reducer()
+            self.reducer = _reducer_for(join)
             self.records.clear()
             self.stats = PaneStats(head=self.stats.head)
             self._rate_window.clear()
@@ -267,6 +267,11 @@ class Pane(Vertical):
         if self.stats.error:
             text.append(f"  {self.stats.error}", style="red")
         return text
+
+
+def _reducer_for(join: Join) -> Reducer:
+    """A framework's turns are counted by folding its stream: a pane joining at turn N starts at N."""
+    return Reducer(turns_before=join.turn - 1 if join.mode == "turn" and join.turn else 0)
 
 
 def is_generic(view: SessionView) -> bool:
