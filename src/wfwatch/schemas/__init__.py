@@ -102,8 +102,8 @@ class Translator:
         type comes back unchanged but for its ``reason``, with the flag false.
         """
         item = record.item
-        if type(item) is not events.UnknownItem or not item.topic or item.topic == events.TOPIC:
-            return record, False
+        if type(item) is not events.UnknownItem or not isinstance(item.data, dict) or item.topic == events.TOPIC:
+            return record, False  # not a framework's JSON object (bytes that are not JSON keep their reason)
         adapter = self._adapter(item.topic, item.data)
         if adapter is None:
             return record, False
@@ -136,13 +136,9 @@ class Translator:
 
 
 def type_of(data: Any) -> str:
-    """The type field a framework item names itself by (``type`` or ``event_kind``)."""
-    if isinstance(data, dict):
-        for key in ("type", "event_kind", "kind"):
-            value = data.get(key)
-            if isinstance(value, str):
-                return value
-    return ""
+    """The type a framework item names itself by (its ``type`` or ``event_kind``), or ``""``."""
+    named = events.type_field(data)
+    return named[1] if named is not None else ""
 
 
 def text_of(value: Any, limit: int = 1_000_000) -> str:
