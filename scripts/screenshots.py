@@ -100,7 +100,7 @@ async def shoot_flaky_raw(client: Client) -> None:
             pane.query_one(RawLog).scroll_to(y=max(0, line - 3), animate=False, immediate=True)
         await pilot.pause(0.5)
         app.save_screenshot("raw-superseded-attempt.svg", str(OUT))
-        kinds = {events.kind_of(r.item) for r in pane.records}
+        kinds = {events.kind_of(r.item) for r in pane.records if isinstance(r, events.Record)}
         print(f"raw view shows {len(pane.records)} records of kinds {sorted(kinds)}", file=sys.stderr)
 
 

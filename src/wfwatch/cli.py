@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
+from wfwatch.schemas import Translator
 from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
 from wfwatch.text import sanitize
 
@@ -210,9 +211,12 @@ async def _tail(
         if live:
             reader.offset = await reader.head()
         printer = _TextPrinter(out, raw)
+        # Streams other agent frameworks write are shown as the events they stand for (wfwatch.schemas).
+        translator = Translator()
         async for result in reader:
             if isinstance(result, Batch):
-                for record in result.records:
+                for read in result.records:
+                    record, _ = translator.translate(read)
                     if as_json:
                         out.write(json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n")
                     else:
@@ -245,6 +249,10 @@ class _TextPrinter:
         self.current: tuple[str, int, str] | None = None
 
     def write(self, record: events.Record) -> None:
+        if record.derived and not self.raw:
+            for event in record.derived:
+                self.write(events.Record(record.offset, event))
+            return
         item = record.item
         if isinstance(item, events.TokenDelta) and not self.raw:
             key = (item.message_id, item.attempt, item.channel)
@@ -272,16 +280,23 @@ def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
 def _record_json(record: events.Record) -> dict[str, Any]:
     item = record.item
     if isinstance(item, events.UnknownItem):
-        return {
+        fields: dict[str, Any] = {
             "offset": record.offset,
             "kind": "unknown",
             "topic": item.topic,
             "data": item.data,
             "reason": item.reason,
         }
+        return _with_derived(record, fields)
     if isinstance(item, events.InvalidItem):
         return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
     return {"offset": record.offset, **events.to_dict(item)}
+
+
+def _with_derived(record: events.Record, fields: dict[str, Any]) -> dict[str, Any]:
+    if record.derived:
+        fields["derived"] = [events.to_dict(event) for event in record.derived]
+    return fields
 
 
 @main.command()
