@@ -114,6 +114,7 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from temporalio.client import Client
 
     from wfwatch.agents.demo import start_demo_sessions
+    from wfwatch.agents.frameworks.demo import framework_sessions
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
     from wfwatch.agents.worker import create_worker
     from wfwatch.temporal.server import EmbeddedServer
@@ -135,8 +136,10 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         if server.ui_url:
             click.echo(f"Temporal UI: {server.ui_url}", err=True)
         client = await Client.connect(server.address, namespace=server.namespace)
-        async with create_worker(client, TASK_QUEUE):
-            ids = await start_demo_sessions(client)
+        async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
+            ids = [*await start_demo_sessions(client), *frameworks.session_ids]
+            for line in frameworks.skipped:
+                click.echo(line, err=True)
             click.echo("demo sessions: " + ", ".join(ids), err=True)
             if headless:
                 await _headless(client, ids, seconds)

@@ -27,6 +27,8 @@ class FrameworkSessionInput:
     delta_delay: float = 0.01
     #: OpenAI Agents only: the first agent hands off to a second one before answering.
     handoff: bool = False
+    #: Seconds the workflow waits between two prompts (a durable timer; the demo paces its turns).
+    pause_between_prompts: float = 0.0
     #: PydanticAI only: how long the workflow waits for a subscriber's drained Signal at the end.
     drain_timeout: float = 30.0
 

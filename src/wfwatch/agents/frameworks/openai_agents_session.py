@@ -443,7 +443,9 @@ class OpenAIAgentsSession:
         starting = _agents(input)
         history: list[TResponseInputItem] = []
         outputs: list[str] = []
-        for prompt in input.prompts:
+        for index, prompt in enumerate(input.prompts):
+            if index and input.pause_between_prompts > 0:
+                await workflow.sleep(input.pause_between_prompts)
             # Offline: no trace export to OpenAI.
             result = Runner.run_streamed(
                 starting, [*history, {"role": "user", "content": prompt}], run_config=RunConfig(tracing_disabled=True)

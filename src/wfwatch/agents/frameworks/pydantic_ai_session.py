@@ -133,7 +133,9 @@ class PydanticAISession(PydanticAIWorkflow):
         settings = ModelSettings(extra_body={"fail_once": input.fail_once, "delta_delay": input.delta_delay})
         outputs: list[str] = []
         async with self.events:
-            for prompt in input.prompts:
+            for index, prompt in enumerate(input.prompts):
+                if index and input.pause_between_prompts > 0:
+                    await workflow.sleep(input.pause_between_prompts)
                 result = await agent.run(prompt, model_settings=settings)
                 outputs.append(result.output)
         return outputs
