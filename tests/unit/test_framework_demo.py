@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -55,3 +56,16 @@ def test_wfwatch_and_the_demo_import_without_the_frameworks() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_pydantic_ai_session_keeps_pydantic_ais_banner_off_the_dashboard() -> None:
+    """PydanticAI prints a first-run banner to the terminal (not under pytest or CI): under Textual it garbles the screen."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "CI", "PYDANTIC_AI_NO_BANNER")}
+    code = (
+        "import wfwatch.agents.frameworks.pydantic_ai_session\n"
+        "from pydantic_ai._display import _banner_suppressed\n"
+        "print(_banner_suppressed())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

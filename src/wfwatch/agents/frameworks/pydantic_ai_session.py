@@ -26,6 +26,7 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    import pydantic_ai
     from pydantic_ai import Agent
     from pydantic_ai.durable_exec.temporal import (
         AgentEventStream,
@@ -45,6 +46,10 @@ with workflow.unsafe.imports_passed_through():
     from pydantic_ai.settings import ModelSettings
 
     from wfwatch.agents.frameworks import EVENTS_TOPIC, FrameworkSessionInput, script
+
+    # PydanticAI prints a first-run banner to the terminal; under the dashboard it would land on
+    # Textual's screen. wfwatch owns its output (the flag the library offers for exactly this).
+    pydantic_ai.BANNER_ENABLED = False
 
 TASK_QUEUE = "wfwatch-pydantic-ai"
 WORKFLOW_NAME = "PydanticAISession"
