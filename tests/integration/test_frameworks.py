@@ -29,7 +29,7 @@ from wfwatch import events
 from wfwatch.agents.frameworks import EVENTS_TOPIC, FrameworkSessionInput, missing_framework, script
 from wfwatch.hub import Delivery, Device, DeviceEvent, EndOfStream, GapNotice, Hub, Join
 from wfwatch.reducer import Reducer, SessionView, reduce
-from wfwatch.stream.reader import read_all
+from wfwatch.stream.reader import Batch, StreamReader, read_all
 
 FIRST = "Where is my order A-1042?"
 SECOND = "And what about order B-2077?"
@@ -301,3 +301,42 @@ async def test_a_device_joining_mid_run_ends_identical_to_one_that_watched_from_
     assert shape(middle_view) == shape(early_view)
     assert middle_view.canonical_text() == final.canonical_text()
     assert answers(early_view) == [script.answer(FIRST), script.answer(SECOND)]
+
+
+# --- the demo's framework sessions -----------------------------------------------------------------
+
+
+async def test_the_demo_framework_sessions_stream_a_retried_answer_and_are_listed_with_titles(client: Client) -> None:
+    from wfwatch.agents.frameworks.demo import FRAMEWORK_SESSIONS, framework_sessions
+    from wfwatch.sessions import list_sessions
+
+    for name in _EXTRA.values():
+        if missing_framework(name) is not None:
+            pytest.skip(str(missing_framework(name)))
+    async with framework_sessions(client) as started:
+        assert started.skipped == []
+        assert started.session_ids == ["demo-pydantic", "demo-openai"]
+        try:
+            for session_id in started.session_ids:
+                reducer = Reducer()
+                reader = StreamReader(client, session_id)
+
+                async def first_answer(reducer: Reducer = reducer, reader: StreamReader = reader) -> None:
+                    async for result in reader:
+                        if isinstance(result, Batch):
+                            reducer.feed(result.records)
+                            if any(
+                                m.finished and m.superseded_attempts
+                                for lane in reducer.view().lanes
+                                for m in lane.messages
+                            ):
+                                return
+
+                await asyncio.wait_for(first_answer(), 120)
+                assert script.answer(FIRST) in answers(reducer.view())
+            rows = {row.workflow_id: row for row in await list_sessions(client)}
+            for demo in FRAMEWORK_SESSIONS:
+                assert rows[demo.session_id].title == demo.title
+        finally:
+            for session_id in started.session_ids:
+                await client.get_workflow_handle(session_id).terminate("test over")
