@@ -10,6 +10,7 @@ activity that fails mid-stream and is retried by Temporal.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def test_any_split_of_a_framework_stream_gives_the_view_of_one_feed(name: str, c
     whole = reduce(records)
     split = Reducer()
     bounds = [0, *sorted(c for c in cuts if c < len(records)), len(records)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         split.feed(records[start:end])
     # Re-delivering an earlier slice (an at-least-once transport) changes nothing either.
     split.feed(records[: len(records) // 2])
