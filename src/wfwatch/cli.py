@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
-from wfwatch.schemas import Translator
+from wfwatch.schemas import SCHEMAS, Translator
 from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
 from wfwatch.text import sanitize
 
@@ -178,6 +178,12 @@ async def _headless(client: Any, ids: list[str], seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with offsets.")
 @click.option("--raw", is_flag=True, help="Print every event, not just the text.")
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
+@click.option(
+    "--schema",
+    type=click.Choice(list(SCHEMAS)),
+    default=None,
+    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
+)
 @add_connection_options
 @click.pass_context
 def tail(
@@ -189,16 +195,24 @@ def tail(
     as_json: bool,
     raw: bool,
     mode: str,
+    schema: str | None,
     **conn: Any,
 ) -> None:
     """Follow a workflow's stream from an offset until it ends."""
     if from_offset < 0:
         raise click.BadParameter("must be >= 0", param_hint="--from")
-    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode))
+    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode, schema))
 
 
 async def _tail(
-    options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
+    options: ConnectionOptions,
+    workflow_id: str,
+    from_offset: int,
+    live: bool,
+    as_json: bool,
+    raw: bool,
+    mode: str,
+    schema: str | None = None,
 ) -> None:
     from wfwatch.logs import log_to_file
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
@@ -215,7 +229,7 @@ async def _tail(
             reader.offset = await reader.head()
         printer = _TextPrinter(out, raw)
         # Streams other agent frameworks write are shown as the events they stand for (wfwatch.schemas).
-        translator = Translator()
+        translator = Translator(schema)
         async for result in reader:
             if isinstance(result, Batch):
                 for read in result.records:

@@ -51,12 +51,13 @@ def _registry() -> dict[str, tuple[_Detector, type[Any]]]:
 
     return {
         openai_agents.SCHEMA: (openai_agents.looks_like, openai_agents.OpenAIAgentsAdapter),
+        openai_agents.ITEMS_SCHEMA: (openai_agents.looks_like_items, openai_agents.OpenAIAgentsItemsAdapter),
         pydantic_ai.SCHEMA: (pydantic_ai.looks_like, pydantic_ai.PydanticAIAdapter),
     }
 
 
 #: Schema names :class:`Translator` accepts as an override.
-SCHEMAS: Final = ("openai-agents", "pydantic-ai")
+SCHEMAS: Final = ("openai-agents", "openai-agents-items", "pydantic-ai")
 
 
 def detect(data: Any) -> str | None:
@@ -125,12 +126,15 @@ class Translator:
         name = self._forced or detect(data)
         if name is None:
             return None  # undecided: a later item on the topic may still tell
+        factory = _registry()[name][1]
         lane = events.MAIN_LANE
-        if self._main_topic is None:
+        if getattr(factory, "auxiliary", False):
+            pass  # it names its events' lanes itself
+        elif self._main_topic is None:
             self._main_topic = topic
         else:
             lane = topic
-        adapter: SchemaAdapter = _registry()[name][1](lane=lane, turns_before=self._turns_before)
+        adapter: SchemaAdapter = factory(lane=lane, turns_before=self._turns_before)
         self._adapters[topic] = adapter
         return adapter
 

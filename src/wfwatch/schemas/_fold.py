@@ -39,6 +39,8 @@ class Fold:
         self.turn_open = False
         self.call: ModelCall | None = None
         self.open_tools: dict[str, str] = {}
+        #: Lanes control passed to, in order (their index orders them the same on every device).
+        self.lanes_seen: list[str] = []
 
     def begin_turn(self, out: list[Event]) -> None:
         if not self.turn_open:
@@ -47,14 +49,29 @@ class Fold:
             if self.owns_turns:
                 out.append(events.TurnStarted(lane=events.MAIN_LANE, turn=self.turn))
 
+    def enter_lane(self, lane: str, out: list[Event]) -> None:
+        """Control passed to another agent (a handoff): its model calls go to a lane of its own."""
+        if lane == self.lane:
+            return
+        self.leave_lane(out)
+        self.lane = lane
+        if lane not in self.lanes_seen:
+            self.lanes_seen.append(lane)
+        out.append(events.SubagentSpawned(lane=lane, turn=self.turn, name=lane, index=self.lanes_seen.index(lane) + 1))
+
+    def leave_lane(self, out: list[Event], status: events.Status = "completed") -> None:
+        if self.lane != self.home_lane:
+            out.append(events.SubagentFinished(lane=self.lane, turn=self.turn, status=status))
+            self.lane = self.home_lane
+
     def end_turn(self, out: list[Event], status: events.Status = "completed", reason: str = "") -> None:
         self.close_call(out)
         self.finish_tools(out)
+        self.leave_lane(out, status)
         if self.turn_open:
             if self.owns_turns:
                 out.append(events.TurnFinished(lane=events.MAIN_LANE, turn=self.turn, status=status, reason=reason))
             self.turn_open = False
-        self.lane = self.home_lane
 
     def new_call(self, offset: int, out: list[Event], name: str = "model") -> ModelCall:
         """A model call starts: a new message and a ``model`` step."""

@@ -20,8 +20,10 @@ the turn ends, go to a lane named after that agent.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
+from wfwatch import events
 from wfwatch.events import Event
 from wfwatch.schemas import text_of
 from wfwatch.schemas._fold import Fold
@@ -83,7 +85,8 @@ class OpenAIAgentsAdapter:
             else:
                 if self._pending_handoff is not None:
                     fold.finish_tools(out)
-                    fold.lane, self._pending_handoff = self._pending_handoff, None
+                    fold.enter_lane(self._pending_handoff, out)
+                    self._pending_handoff = None
                 fold.new_call(offset, out, name=_model_name(data))
             return tuple(out)
         if kind in _ANSWER or kind in _REASONING:
@@ -127,6 +130,11 @@ class OpenAIAgentsAdapter:
             fold.end_turn(out)
 
 
+def agent_lane(agent: str) -> str:
+    """The lane of an agent: its name as the SDK spells it in ``transfer_to_<name>`` handoff tools."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", re.sub(r"\s", "_", agent)).lower()
+
+
 def _model_name(data: dict[str, Any]) -> str:
     model = text_of(_obj(data.get("response")).get("model"))
     return f"model {model}" if model else "model"
@@ -138,3 +146,55 @@ def _obj(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+# --- the Agents SDK's run items, as apps publish them beside the model stream ---------
+
+ITEMS_SCHEMA: Final = "openai-agents-items"
+_ITEM_EVENTS: Final = frozenset({"run_item_stream_event", "agent_updated_stream_event", "raw_response_event"})
+
+
+def looks_like_items(data: Any) -> bool:
+    """An Agents SDK ``StreamEvent`` from ``RunResultStreaming.stream_events()``, published by the app."""
+    return isinstance(data, dict) and data.get("type") in _ITEM_EVENTS and "sequence_number" not in data
+
+
+class OpenAIAgentsItemsAdapter:
+    """What the model stream lacks: tool outputs, from the run items an app publishes.
+
+    The Agents SDK's ``stream_events()`` run items name the agent that made
+    them and carry tool outputs (``tool_output``, ``handoff_occured``). They
+    add tool results to the calls the model stream announced; everything
+    else in them (reasoning, messages) the model stream already showed, so it
+    is not shown twice. The starting agent's items belong to the main lane,
+    another agent's to the lane of its name (the lane a handoff opened).
+    """
+
+    schema = ITEMS_SCHEMA
+    #: Rides beside a model stream: never the session's own (main) topic.
+    auxiliary = True
+
+    def __init__(self, lane: str, turns_before: int = 0) -> None:
+        self._starting_agent: str | None = None
+
+    def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
+        if not isinstance(data, dict):
+            return None
+        kind = data.get("type")
+        agent = text_of(data.get("agent"))
+        if self._starting_agent is None and agent:
+            self._starting_agent = agent
+        if kind != "run_item_stream_event":
+            return () if kind in _ITEM_EVENTS else None
+        if data.get("name") not in ("tool_output", "handoff_occured"):
+            return ()
+        raw = _obj(data.get("raw_item"))
+        call_id = text_of(raw.get("call_id"))
+        if not call_id:
+            return ()
+        lane = events.MAIN_LANE if not agent or agent == self._starting_agent else agent_lane(agent)
+        ok = raw.get("status") not in ("failed", "incomplete")
+        return (
+            events.ToolResult(lane=lane, call_id=call_id, ok=ok, result=text_of(raw.get("output"))),
+            events.StepFinished(lane=lane, step_id=f"{lane}:tool:{call_id}", status="completed" if ok else "failed"),
+        )

@@ -46,6 +46,10 @@ _QUIET: Final = frozenset(
     }
 )
 KINDS: Final = _MODEL_EVENTS | _TOOL_CALLS | _TOOL_RESULTS | _QUIET | {"agent_run_result"}
+_DRAIN_NOTE: Final = (
+    "run result published; PydanticAI keeps the workflow running until a subscriber acknowledges it "
+    "(AgentEventStream drain_timeout, 30 s by default); wfwatch only watches and does not acknowledge"
+)
 #: Part kinds whose text is streamed: answer text and reasoning.
 _CHANNEL: Final = {"text": "answer", "thinking": "reasoning"}
 
@@ -106,7 +110,9 @@ class PydanticAIAdapter:
             fold.tool_result(out, text_of(part.get("tool_call_id")), ok, text_of(content))
             return tuple(out)
         if kind == "agent_run_result":
-            fold.end_turn(out)
+            # The workflow stays open until a subscriber signals it consumed this event (or
+            # drain_timeout passes): say so, rather than look finished while it is Running.
+            fold.end_turn(out, reason=_DRAIN_NOTE if data.get("drain_token") else "")
             return tuple(out)
         if kind in _QUIET:
             return ()

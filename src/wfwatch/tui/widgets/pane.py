@@ -81,6 +81,7 @@ class Pane(Vertical):
         self._next_offset: int | None = None
         self._upstream_checked = 0.0
         self._odd_items = 0
+        self._schemas = ""
         self._generic = False
         self._shown_header = Text()
 
@@ -202,6 +203,7 @@ class Pane(Vertical):
         self._dirty = False
         view = self.reducer.view()
         self._odd_items = len(view.odd_items)
+        self._schemas = ", ".join(sorted({schema for _, schema in view.schemas}))
         self._generic = generic = is_generic(view)
         self._show_header()
         show_raw = self.raw_mode or generic
@@ -263,6 +265,8 @@ class Pane(Vertical):
         # A dropped device cannot know how far the head moved: say so rather than "lag 0".
         head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
         text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}")
+        if self._schemas:
+            text.append(f"  {self._schemas}", style="cyan")
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
         if self._odd_items and not self._generic:

@@ -103,6 +103,8 @@ def _line(record: events.Record) -> str:
 def _short(event: events.Event) -> str:
     if isinstance(event, events.TokenDelta):
         return f"token {event.lane}/{event.message_id}#{event.attempt} {event.channel}"
+    if isinstance(event, events.AttemptStarted | events.MessageFinished):
+        return f"{events.kind_of(event)} {event.lane}/{event.message_id}#{event.attempt}"
     return events.kind_of(event)
 
 
