@@ -189,13 +189,13 @@ async def test_openai_agents_tool_result_is_in_the_runner_items_topic(client: Cl
     assert outputs[0]["raw_item"]["call_id"] == call.call_id
 
 
-@pytest.mark.xfail(strict=True, reason="the openai-agents schema does not read the Runner's item topic (yet)")
 async def test_openai_agents_tool_result_reaches_the_view(client: Client, task_queue: str) -> None:
     async with framework_worker(client, task_queue, "openai_agents") as module:
         handle = await start(client, module, task_queue, "openai_agents")
         await handle.result()
         [call] = reduce(await stream_of(client, handle.id)).tool_calls
-    assert call.result is not None and json.loads(call.result) == script.order_record("A-1042")
+    assert call.ok is True and call.result is not None
+    assert json.loads(call.result) == script.order_record("A-1042")
 
 
 async def test_openai_agents_handoff_shows_as_a_lane(client: Client, task_queue: str) -> None:
