@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
+from wfwatch.schemas import SCHEMAS, Translator
 from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
 from wfwatch.text import INVISIBLE_RANGES, one_line, sanitize
 
@@ -113,6 +114,7 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from temporalio.client import Client
 
     from wfwatch.agents.demo import start_demo_sessions
+    from wfwatch.agents.frameworks.demo import framework_sessions
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
     from wfwatch.agents.worker import create_worker
     from wfwatch.temporal.server import EmbeddedServer
@@ -134,8 +136,10 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         if server.ui_url:
             click.echo(f"Temporal UI: {server.ui_url}", err=True)
         client = await Client.connect(server.address, namespace=server.namespace)
-        async with create_worker(client, TASK_QUEUE):
-            ids = await start_demo_sessions(client)
+        async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
+            ids = [*await start_demo_sessions(client), *frameworks.session_ids]
+            for line in frameworks.skipped:
+                click.echo(line, err=True)
             click.echo("demo sessions: " + ", ".join(ids), err=True)
             if headless:
                 await _headless(client, ids, seconds)
@@ -174,6 +178,12 @@ async def _headless(client: Any, ids: list[str], seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with offsets.")
 @click.option("--raw", is_flag=True, help="Print every event, not just the text.")
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
+@click.option(
+    "--schema",
+    type=click.Choice(list(SCHEMAS)),
+    default=None,
+    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
+)
 @add_connection_options
 @click.pass_context
 def tail(
@@ -185,16 +195,24 @@ def tail(
     as_json: bool,
     raw: bool,
     mode: str,
+    schema: str | None,
     **conn: Any,
 ) -> None:
     """Follow a workflow's stream from an offset until it ends."""
     if from_offset < 0:
         raise click.BadParameter("must be >= 0", param_hint="--from")
-    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode))
+    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode, schema))
 
 
 async def _tail(
-    options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
+    options: ConnectionOptions,
+    workflow_id: str,
+    from_offset: int,
+    live: bool,
+    as_json: bool,
+    raw: bool,
+    mode: str,
+    schema: str | None = None,
 ) -> None:
     from wfwatch.logs import log_to_file
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
@@ -210,9 +228,12 @@ async def _tail(
         if live:
             reader.offset = await reader.head()
         printer = _TextPrinter(out, raw)
+        # Streams other agent frameworks write are shown as the events they stand for (wfwatch.schemas).
+        translator = Translator(schema)
         async for result in reader:
             if isinstance(result, Batch):
-                for record in result.records:
+                for read in result.records:
+                    record, _ = translator.translate(read)
                     if as_json:
                         out.write(_json_line(record))
                     else:
@@ -259,6 +280,10 @@ class _TextPrinter:
         self.current: tuple[str, int, str] | None = None
 
     def write(self, record: events.Record) -> None:
+        if record.derived and not self.raw:
+            for event in record.derived:
+                self.write(events.Record(record.offset, event))
+            return
         item = record.item
         if isinstance(item, events.TokenDelta) and not self.raw:
             key = (item.message_id, item.attempt, item.channel)
@@ -307,16 +332,23 @@ def _json_line(record: events.Record) -> str:
 def _record_json(record: events.Record) -> dict[str, Any]:
     item = record.item
     if isinstance(item, events.UnknownItem):
-        return {
+        fields: dict[str, Any] = {
             "offset": record.offset,
             "kind": "unknown",
             "topic": item.topic,
             "data": item.data,
             "reason": item.reason,
         }
+        return _with_derived(record, fields)
     if isinstance(item, events.InvalidItem):
         return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
     return {"offset": record.offset, **events.to_dict(item)}
+
+
+def _with_derived(record: events.Record, fields: dict[str, Any]) -> dict[str, Any]:
+    if record.derived:
+        fields["derived"] = [events.to_dict(event) for event in record.derived]
+    return fields
 
 
 @main.command()

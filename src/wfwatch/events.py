@@ -208,6 +208,9 @@ class UnknownItem(msgspec.Struct, frozen=True):
     data: Any = None
     kind: str = ""
     reason: str = ""
+    #: Set by :mod:`wfwatch.schemas` when another framework's schema knew the item:
+    #: the record's ``derived`` events (possibly none) are what it means.
+    schema: str = ""
 
 
 class InvalidItem(msgspec.Struct, frozen=True):
@@ -222,10 +225,16 @@ Decoded = Event | UnknownItem | InvalidItem
 
 
 class Record(msgspec.Struct, frozen=True):
-    """One log position as a reader sees it: the offset and what sits there."""
+    """One log position as a reader sees it: the offset and what sits there.
+
+    ``derived`` holds the wfwatch events an item in another framework's
+    schema stands for (see :mod:`wfwatch.schemas`); the item itself stays
+    as it was read, for raw views.
+    """
 
     offset: int
     item: Decoded
+    derived: tuple[Event, ...] = ()
 
 
 _encoder = msgspec.json.Encoder()
@@ -320,12 +329,35 @@ def kind_of(item: Decoded) -> str:
     return str(tag)
 
 
+#: Fields other publishers name an item's type by, in the order looked for.
+TYPE_FIELDS: Final = ("kind", "type", "event_kind")
+
+
+def type_field(value: Any) -> tuple[str, str] | None:
+    """``(field, type)`` of the first type-naming field of a JSON object, if any."""
+    if isinstance(value, dict):
+        for key in TYPE_FIELDS:
+            found = value.get(key)
+            if isinstance(found, str):
+                return key, found
+    return None
+
+
 def payload_preview(item: UnknownItem) -> str:
-    """An unknown item's payload as one line of JSON (or its repr), cut at ``PREVIEW_CHARS``."""
+    """An unknown item's payload as one line, cut at ``PREVIEW_CHARS``.
+
+    The field that names the item's type (``type``, ``event_kind``, ...)
+    comes first, so a long event's kind is never the part that is cut off.
+    """
+    data = item.data
+    named = type_field(data)
+    if named is not None:
+        key, kind = named
+        data = {key: kind, **{k: v for k, v in data.items() if k != key}}
     try:
-        shown = json.dumps(item.data, ensure_ascii=False, default=str)
+        shown = json.dumps(data, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
-        shown = repr(item.data)
+        shown = repr(data)
     return shown[:PREVIEW_CHARS] + "…" if len(shown) > PREVIEW_CHARS else shown
 
 

@@ -44,6 +44,15 @@
       if (this.firstOffset === null) this.firstOffset = offset;
       this.nextOffset = offset + 1;
       this.records += 1;
+      if (ev.kind === "unknown" && ev.schema) {
+        // Another framework's item, translated by the bridge (wfwatch.schemas): apply what it stands for.
+        for (const derived of ev.derived || []) this.applyEvent({ ...derived, offset }, offset);
+        return;
+      }
+      this.applyEvent(ev, offset);
+    }
+
+    applyEvent(ev, offset) {
       const lane = ev.lane === undefined ? MAIN_LANE : ev.lane;
       const turn = ev.turn === undefined ? 0 : ev.turn;
       switch (ev.kind) {
