@@ -362,3 +362,22 @@ def test_deeply_nested_json_does_not_raise(topic: str) -> None:
 
 def test_str_with_lone_surrogate_does_not_raise() -> None:
     assert isinstance(decode('{"kind": "token", "text": "\ud800"}'), (UnknownItem, InvalidItem))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"kind": "received", "order": 7}', b'{"kind": "token", "message_id": "m", "text": "x"}', b'{"kind": 5}'],
+)
+def test_a_foreign_topic_item_with_a_kind_says_the_topic_is_not_wfwatch(data: bytes) -> None:
+    item = decode(data, topic="orders")
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'orders' is not 'wfwatch'"
+    via_value = decode_value(json.loads(data), topic="orders")
+    assert isinstance(via_value, UnknownItem)
+    assert via_value.reason == "topic 'orders' is not 'wfwatch'"
+
+
+def test_a_foreign_topic_item_that_is_not_json_names_the_topic_too() -> None:
+    item = decode(b"\x00\x01\xff", topic="blobs")
+    assert isinstance(item, UnknownItem)
+    assert item.reason.startswith("topic 'blobs' is not 'wfwatch'") and "not JSON" in item.reason
