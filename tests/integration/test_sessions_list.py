@@ -67,9 +67,7 @@ async def test_a_session_that_continued_as_new_is_one_row_with_its_latest_runs_s
     # A rollover after every step: two turns of three steps leave several closed runs behind.
     handle = await client.start_workflow(
         AgentSession.run,
-        SessionInput(
-            title="rolled over", messages=["a", "b"], idle_timeout=60, rollover_after_steps=1, model=QUICK
-        ),
+        SessionInput(title="rolled over", messages=["a", "b"], idle_timeout=60, rollover_after_steps=1, model=QUICK),
         id=f"list-can-{uuid.uuid4()}",
         task_queue=task_queue,
     )
