@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 from worker_process import worker_processes
 
-from wfwatch import events
+from wfwatch import events, steering
 from wfwatch.agents.model import scripted_texts, tokenize
 from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
 from wfwatch.agents.workflows import AgentSession
@@ -611,3 +611,19 @@ async def test_a_rollover_with_the_largest_events_stays_under_the_payload_warnin
         events.TokenDelta(message_id=f"small-{n}", text=f"s{n} ", lane="main") for n in range(20)
     ]
     assert isinstance(records[-1].item, events.SessionFinished)
+
+
+async def test_the_message_queue_is_bounded_in_bytes_so_it_can_always_be_carried(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    # A long first turn: the messages sent meanwhile wait in the queue, which continue-as-new carries whole.
+    slow = ModelSpec(tokens_per_second=5, answer_words=200, reasoning_words=0)
+    handle = await start_session(client, task_queue, messages=["first"], idle_timeout=60, model=slow)
+    await steering.send_message(client, handle.id, "a" * 100_000)
+    with pytest.raises(steering.SteeringError, match="too much queued: 1 messages wait"):
+        await steering.send_message(client, handle.id, "b" * 40_000)
+    # Counted as JSON bytes: 30,000 characters of "é" are 180,000 bytes escaped.
+    with pytest.raises(steering.SteeringError, match="too much queued"):
+        await steering.send_message(client, handle.id, "é" * 30_000)
+    assert (await handle.query(AgentSession.info)).pending == 1
+    await handle.terminate("test over")
