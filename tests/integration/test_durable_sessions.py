@@ -627,3 +627,31 @@ async def test_the_message_queue_is_bounded_in_bytes_so_it_can_always_be_carried
         await steering.send_message(client, handle.id, "é" * 30_000)
     assert (await handle.query(AgentSession.info)).pending == 1
     await handle.terminate("test over")
+
+
+async def test_a_reader_catching_up_on_a_large_backlog_gets_poll_results_under_the_warning_limit(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await start_session(client, task_queue, idle_timeout=60, model=ModelSpec(tokens_per_second=0))
+    # 1.2 MB of log: the SDK would answer a poll from 0 with ~1 MB in one Update result.
+    results = [events.ToolResult(call_id=f"r{n}", result=f"{n}" * 150_000) for n in range(8)]
+    async with EventPublisher.for_workflow(client, handle.id) as publisher:
+        for result in results:
+            await publisher.publish(result)
+    device = Device(client, handle.id)
+    await device.wait_for(lambda record: record.item == results[-1])
+    await handle.signal(AgentSession.close)
+    await device.finish()
+    assert not device.gaps
+    assert [r.offset for r in device.records] == list(range(len(device.records)))
+    assert [r.item for r in device.records if isinstance(r.item, events.ToolResult)] == results
+
+    polls = [
+        event.workflow_execution_update_completed_event_attributes.ByteSize()
+        for run in await runs_of(client, handle.id)
+        for event in run
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    ]
+    print("poll Update result bytes, largest:", sorted(polls)[-3:])
+    assert len([size for size in polls if size > 150_000]) >= 4, "the backlog came in several batches"
+    assert max(polls) < PAYLOAD_WARNING_BYTES, sorted(polls)[-3:]

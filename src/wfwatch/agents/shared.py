@@ -20,6 +20,10 @@ SEARCH_ATTRIBUTES: dict[str, str] = {"WfwatchSession": "Keyword", "WfwatchTurn":
 #: The log gets what the rest of the carried state leaves; what does not fit
 #: is truncated, and readers get an explicit gap for it.
 MAX_CARRY_PAYLOAD_BYTES = 320 * 1024
+#: A poll Update's result, at most (the SDK's cap is 1 MB): a reader catching
+#: up gets several smaller batches. A single item larger than this still goes
+#: alone (see ``PublisherSettings.max_event_bytes``).
+MAX_POLL_RESULT_BYTES = 256 * 1024
 #: Messages waiting to become turns, JSON-encoded, at most: they are carried
 #: whole across continue-as-new, so they must leave room for the log.
 MAX_PENDING_BYTES = 128 * 1024

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.workflow_streams import PublishInput, WorkflowStream, WorkflowStreamState
+from temporalio.contrib.workflow_streams import (
+    PollInput,
+    PollResult,
+    PublishInput,
+    WorkflowStream,
+    WorkflowStreamState,
+)
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -38,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         MAX_CARRIED_TURNS,
         MAX_CARRY_PAYLOAD_BYTES,
         MAX_PENDING_BYTES,
+        MAX_POLL_RESULT_BYTES,
         CarriedState,
         LlmInput,
         LlmOutput,
@@ -50,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
     )
     from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
+    from wfwatch.stream.reader import POLL
 
 SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
 TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
@@ -71,6 +79,9 @@ AUTO_PROMPTS = (
 
 T = TypeVar("T")
 
+#: The error type the SDK's poll validator rejects with while pollers are detached (readers retry on it).
+STREAM_DRAINING = "StreamDraining"
+
 
 class _TurnCancelled(Exception):
     pass
@@ -90,6 +101,12 @@ class AgentSession:
         # handler up when the signal's task runs, after __init__ returns.
         self._accept_publish = workflow.get_signal_handler(PUBLISH_SIGNAL)
         workflow.set_signal_handler(PUBLISH_SIGNAL, self._on_publish)
+        # And one in front of its poll Update, whose result the session writes
+        # into history: the SDK returns up to 1 MB; we cut it to stay well
+        # under Temporal's payload warning limit.
+        self._sdk_poll = workflow.get_update_handler(POLL)
+        self._detaching = False
+        workflow.set_update_handler(POLL, self._on_poll, validator=self._validate_poll)
 
     def _on_publish(self, batch: PublishInput) -> None:
         """Refuse batches written for an earlier workflow under this id.
@@ -111,6 +128,22 @@ class AgentSession:
             return
         assert self._accept_publish is not None
         self._accept_publish(batch)
+
+    async def _on_poll(self, request: PollInput) -> PollResult:
+        """The SDK's long-poll, its result cut to ``MAX_POLL_RESULT_BYTES``; the reader polls again at once."""
+        assert self._sdk_poll is not None
+        result: PollResult = await self._sdk_poll(request)
+        return _cap_poll_result(result, MAX_POLL_RESULT_BYTES)
+
+    def _validate_poll(self, request: PollInput) -> None:
+        # The SDK's own validator, which a replaced handler loses: no new polls
+        # once pollers are detached; readers retry this error type on the next run.
+        if self._detaching:
+            raise ApplicationError("Workflow pollers are detached for continue-as-new", type=STREAM_DRAINING)
+
+    def _detach_pollers(self) -> None:
+        self._detaching = True
+        self.stream.detach_pollers()
 
     # --- messages from outside ---------------------------------------------
 
@@ -189,7 +222,7 @@ class AgentSession:
         self._publish(events.SessionFinished(status="completed"))
         # Release waiting readers with the final batch (they then see the run
         # closed and drain by Query) instead of leaving Updates unfinished.
-        self.stream.detach_pollers()
+        self._detach_pollers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SessionResult(turns=self.state.turn, status="completed", runs=self.state.runs)
 
@@ -382,7 +415,7 @@ class AgentSession:
         # The SDK's stream.continue_as_new(build) recipe, spelled out: it cannot
         # set the memo and search attributes, and the new run does not inherit
         # the ones upserted here, so the session list would lose its title.
-        self.stream.detach_pollers()
+        self._detach_pollers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         next_input = self._carry_over()
         search_attributes = None
@@ -474,6 +507,16 @@ def _oldest_covering(log: list[Any], excess: int) -> int:
         if size >= excess:
             return count
     return len(log)
+
+
+def _cap_poll_result(result: PollResult, budget: int) -> PollResult:
+    """The first items of ``result`` that fit ``budget`` (at least one), with ``more_ready`` if any were cut."""
+    size = 0
+    for index, item in enumerate(result.items):
+        size += _item_size(item)
+        if size > budget and index > 0:
+            return PollResult(items=result.items[:index], next_offset=item.offset, more_ready=True)
+    return result
 
 
 def _newest_within(texts: list[str], budget: int) -> list[str]:
