@@ -381,3 +381,16 @@ def test_a_foreign_topic_item_that_is_not_json_names_the_topic_too() -> None:
     item = decode(b"\x00\x01\xff", topic="blobs")
     assert isinstance(item, UnknownItem)
     assert item.reason.startswith("topic 'blobs' is not 'wfwatch'") and "not JSON" in item.reason
+
+
+def test_a_foreign_binary_wire_item_names_its_topic_too() -> None:
+    import base64
+
+    from temporalio.api.common.v1 import Payload
+
+    from wfwatch.stream.reader import decode_wire_item
+
+    payload = Payload(metadata={"encoding": b"binary/plain"}, data=b"\x01\x02")
+    item = decode_wire_item("blobs", base64.b64encode(payload.SerializeToString()).decode())
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'blobs' is not 'wfwatch' (binary/plain payload)"
