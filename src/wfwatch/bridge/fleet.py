@@ -145,8 +145,7 @@ async def devices(bridge: Bridge, request: Request) -> Response:
     if session is not None:
         protocol.valid_session_id(session)
     rows = [
-        {**asdict(info), "replica": bridge.replica_id}
-        for info in bridge.hub.devices(session, include_offline=False)
+        {**asdict(info), "replica": bridge.replica_id} for info in bridge.hub.devices(session, include_offline=False)
     ]
     return JSONResponse({"replica": bridge.replica_id, "devices": rows}, headers={"Cache-Control": "no-store"})
 

@@ -16,6 +16,8 @@ Why each line is there, in short (docs/scaling.md says more):
   client reconnecting to a replica that has just died (connection refused)
   or is draining (503) is sent on to the next replica on the ring, before
   the health checks have even noticed.
+* ``option http-no-delay``: an SSE frame is small and wanted now; without it
+  the kernel may hold it back (Nagle, ``MSG_MORE``) for up to 200 ms.
 * timeouts well above the bridge's 15 s heartbeat, so idle SSE streams live.
 * a log format with the path but never the query string: a ``?token=`` must
   not end up in the balancer's log.
@@ -105,6 +107,8 @@ defaults
     timeout http-request 10s
     timeout http-keep-alive 10s
     timeout queue 5s
+    # SSE frames are small and must leave now: no Nagle, no MSG_MORE waits (up to 200 ms each).
+    option http-no-delay
     # A client coming back to a replica that died (refused) or drains (503) goes on to the next one.
     retries {t.retries}
     option redispatch 1
