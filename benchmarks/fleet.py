@@ -137,6 +137,11 @@ class Replica:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"replica {self.replica_id} did not start: {(self.home / 'stderr').read_text()[-1000:]}")
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
@@ -164,6 +169,10 @@ class Row:
     p99_ms: float = math.nan
     complete: int = 0
     client_cpu_s: float = 0.0
+    #: CPU seconds of the row's replicas together, over the whole row (connect + stream).
+    replicas_cpu_s: float = 0.0
+    #: The largest replica's resident memory at the end of the row.
+    max_replica_rss_mb: float = 0.0
     errors: list[str] = field(default_factory=list)
 
 
@@ -211,6 +220,7 @@ async def run_row(
     quick: bool,
 ) -> Row:
     import httpx
+    from _hub_common import cpu_seconds
 
     from wfwatch.agents.shared import ModelSpec, SessionInput
     from wfwatch.agents.workflows import AgentSession
@@ -232,6 +242,7 @@ async def run_row(
         )
     )
     ids = [h.id for h in handles]
+    cpu0 = sum(cpu_seconds(r.pid) for r in replicas[:count])
     port = free_port()
     config = render_config(
         [r.url.removeprefix("http://") for r in replicas[:count]],
@@ -272,6 +283,8 @@ async def run_row(
             stop.set()
             await sampling
     result = json.loads(out)
+    row.replicas_cpu_s = sum(cpu_seconds(r.pid) for r in replicas[:count]) - cpu0
+    row.max_replica_rss_mb = max(rss_mb(r.pid) for r in replicas[:count])
     await asyncio.gather(*(h.result() for h in handles))
     readers = [len(sampler.readers[s]) for s in ids]
     row.readers_per_session = sum(readers) / len(readers)
@@ -288,6 +301,14 @@ async def run_row(
     return row
 
 
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
 def render(rows: list[Row]) -> str:
     headers = [
         "routing",
@@ -300,6 +321,8 @@ def render(rows: list[Row]) -> str:
         "p50 ms",
         "p99 ms",
         "complete",
+        "replicas CPU s",
+        "max RSS MB",
     ]
     body = [
         [
@@ -313,6 +336,8 @@ def render(rows: list[Row]) -> str:
             f"{r.p50_ms:.0f}",
             f"{r.p99_ms:.0f}",
             f"{r.complete}/{r.clients}",
+            f"{r.replicas_cpu_s:.1f}",
+            f"{r.max_replica_rss_mb:.0f}",
         ]
         for r in rows
     ]
