@@ -125,7 +125,7 @@ async def test_hash_routing_gives_one_reader_per_session_and_a_killed_replicas_c
 ) -> None:
     sessions, per_session = 10, 30
     async with fleet(temporal_server, tmp_path, 3) as (processes, balancer), http_client() as http:
-        handles = await asyncio.gather(*(start_session(client, task_queue, words=60) for _ in range(sessions)))
+        handles = await asyncio.gather(*(start_session(client, task_queue, words=100) for _ in range(sessions)))
         followers = {
             h.id: [Follower(f"{balancer.url}/sessions/{h.id}/events") for _ in range(per_session)] for h in handles
         }
@@ -197,7 +197,7 @@ async def test_a_sigterm_drains_clients_to_another_replica_with_a_retry_hint_and
         fleet(temporal_server, tmp_path, 2, "--drain-delay", str(drain_delay)) as (processes, balancer),
         http_client() as http,
     ):
-        handles = await asyncio.gather(*(start_session(client, task_queue, words=40) for _ in range(4)))
+        handles = await asyncio.gather(*(start_session(client, task_queue, words=60) for _ in range(4)))
         followers = {h.id: [Follower(f"{balancer.url}/sessions/{h.id}/events") for _ in range(5)] for h in handles}
         everyone = [f for group in followers.values() for f in group]
         tasks = [asyncio.create_task(f.run(http, deadline=90)) for f in everyone]
