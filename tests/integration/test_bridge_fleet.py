@@ -17,7 +17,9 @@ from temporalio.worker import Worker
 from wfwatch.agents.shared import SessionInput
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.bridge.server import BridgeServer, default_replica_id
-from wfwatch.hub import Hub
+from wfwatch.hub import Hub, Join
+from wfwatch.hub.remote import RemoteDevices
+from wfwatch.tui.services import Services
 
 TOKEN = "fleet-token-0123456789abcdef"
 
@@ -141,3 +143,46 @@ async def test_sse_through_sse_helper_still_parses_a_drained_stream(
         await asyncio.wait_for(listener, 10)
     assert seen and isinstance(seen[0], SSEEvent) and seen[0].json["kind"] == "session_started"
     await handle.signal(AgentSession.close)
+
+
+async def test_the_dashboards_devices_table_lists_a_remote_replicas_viewers_as_devices(
+    client: Client, task_queue: str, worker: Worker, tmp_path: Path
+) -> None:
+    spec = SessionInput(idle_timeout=30.0)
+    handle = await client.start_workflow(AgentSession.run, spec, id=f"fleet-{uuid.uuid4()}", task_queue=task_queue)
+    async with (
+        replica(client, tmp_path / "r", token=TOKEN, replica_id="eu-2") as (server, http),
+        Hub(client, state_dir=tmp_path / "tui-state", cache_dir=tmp_path / "tui-cache") as local_hub,
+    ):
+        remote = RemoteDevices([server.url, "http://127.0.0.1:9"], token=TOKEN, interval=0.1)
+        services = Services.for_client(client, hub=local_hub, remote=remote)
+        assert services.device_table is not None
+        viewer = asyncio.create_task(_read(http, f"/sessions/{handle.id}/events", TOKEN))
+        pane = await local_hub.open_device(handle.id, name="pane-1", join=Join("start"))
+        try:
+            rows: list[Any] = []
+            for _ in range(200):
+                rows = services.device_table(handle.id)
+                if len(rows) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            by_name = {row.name: row for row in rows}
+            assert "pane-1" in by_name, rows  # the dashboard's own pane
+            [remote_name] = [name for name in by_name if name != "pane-1"]
+            assert remote_name.startswith("eu-2 · sse 127.0.0.1:")  # a browser viewer served by eu-2
+            assert by_name[remote_name].connected and by_name[remote_name].device_id.startswith("eu-2/sse-")
+            assert "http://127.0.0.1:9" in remote.errors  # an unreachable bridge is named, not fatal
+        finally:
+            await pane.close()
+            viewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await viewer
+            assert services.aclose is not None
+            await services.aclose()
+    await handle.signal(AgentSession.close)
+
+
+async def _read(http: httpx.AsyncClient, url: str, token: str) -> None:
+    async with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+        async for _ in response.aiter_bytes():
+            pass
