@@ -142,10 +142,15 @@ async def test_hash_routing_gives_one_reader_per_session_and_a_killed_replicas_c
             before = await readers(http, processes)
             assert all(len(replicas) == 1 for replicas in before.values()), before
             owner = {session: next(iter(replicas)) for session, replicas in before.items()}
+            assert len(set(owner.values())) >= 2, "the hash key must hold the session id, not just /sessions/"
+            # The query string is not part of the hash: ?from=, ?token= never move a client.
+            some = next(iter(owner))
+            for params in ({"from": "3"}, {"join": "live"}, {"last_event_id": "x:1", "token": "t"}):
+                answer = await http.head(f"{balancer.url}/sessions/{some}/events", params=params)
+                assert answer.headers["x-wfwatch-replica"] == owner[some], params
             for session, group in followers.items():
                 assert {f.replicas[-1] for f in group} == {owner[session]}, "X-Wfwatch-Replica names the reader"
             # The replica id shows in /sessions and /devices too.
-            some = next(iter(owner))
             served = processes[int(owner[some][1:]) - 1]
             rows = (await http.get(f"{served.url}/sessions")).json()["sessions"]
             assert {r["session_id"]: r["served_by"] for r in rows}[some] == owner[some]
@@ -170,6 +175,14 @@ async def test_hash_routing_gives_one_reader_per_session_and_a_killed_replicas_c
 
             await wait_for(resumed, 30, "the victim's clients to reconnect")
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
+            # From the survivors' counters: no session has a reader (or a lingering feed) on two of them.
+            survivors = [p for p in processes if p.running]
+            holders: dict[str, set[str]] = {}
+            for process in survivors:
+                stats = (await http.get(f"{process.url}/stats")).json()
+                for row in stats["sessions"]:
+                    holders.setdefault(row["session_id"], set()).add(stats["replica"])
+            assert all(len(h) == 1 for h in holders.values()), holders
         finally:
             for task in tasks:
                 task.cancel()
