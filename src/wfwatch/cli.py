@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,8 +76,16 @@ async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
 @click.group(invoke_without_command=True)
 @click.version_option(package_name="wfwatch")
 @add_connection_options
+@click.option(
+    "--bridge",
+    "bridges",
+    multiple=True,
+    metavar="URL",
+    help="A `wfwatch serve` replica whose devices (browser viewers) the devices panel lists too; repeatable. "
+    "Its token, if any, comes from WFWATCH_TOKEN.",
+)
 @click.pass_context
-def main(ctx: click.Context, /, **conn: Any) -> None:
+def main(ctx: click.Context, /, bridges: tuple[str, ...] = (), **conn: Any) -> None:
     """Watch AI agents streaming from Temporal workflows.
 
     Without a command, opens the dashboard against the Temporal server given
@@ -87,16 +95,18 @@ def main(ctx: click.Context, /, **conn: Any) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if ctx.invoked_subcommand is None:
         options = options_from_click(conn)
-        _run(lambda: _dashboard(options))
+        _run(lambda: _dashboard(options, bridges))
 
 
-async def _dashboard(options: ConnectionOptions) -> None:
+async def _dashboard(options: ConnectionOptions, bridges: Sequence[str] = ()) -> None:
+    from wfwatch.hub.remote import RemoteDevices
     from wfwatch.logs import log_to_file
     from wfwatch.tui.app import WfwatchApp
 
     log_to_file()
     client = await connect(options)
-    await WfwatchApp(client).run_async()
+    remote = RemoteDevices(bridges, token=os.environ.get("WFWATCH_TOKEN") or None) if bridges else None
+    await WfwatchApp(client, remote=remote).run_async()
 
 
 @main.command()

@@ -8,6 +8,14 @@ Endpoints (JSON errors are ``{"error": "..."}`` with a fitting status)::
     GET  /sessions/{id}/events           Server-Sent Events (see below)
     POST /sessions/{id}/messages         {"text": "..."} → a new turn
     POST /sessions/{id}/cancel           cancel the running turn
+    GET  /healthz                        200 when this replica can serve (Temporal reachable), else 503
+    GET  /stats                          this replica's streams and upstream readers (JSON)
+    GET  /devices[?session=]             this replica's hub devices, with its replica id
+
+**Fleet.** Every response carries ``X-Wfwatch-Replica`` (the ``--replica-id``);
+``/healthz`` is what a load balancer checks (public: it holds no session
+data), and it answers 503 while the replica drains (see :mod:`.fleet` and
+docs/scaling.md).
 
 **Events.** Each record is a default (``message``) event whose ``data`` is
 the event's JSON from docs/events.md plus ``"offset"``; ``gap``
@@ -67,7 +75,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from wfwatch.bridge import protocol
+from wfwatch.bridge import fleet, protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
 from wfwatch.hub import Delivery, Device, EndOfStream, GapNotice, Hub, HubError, Join, JoinError, StreamNotFound
 from wfwatch.schemas import Translator
@@ -91,6 +99,8 @@ MAX_BODY: Final = 256 * 1024
 MAX_MESSAGE: Final = 100_000
 #: How soon EventSource reconnects after a drop.
 RETRY_MS: Final = 1000
+#: How soon a client of a draining replica reconnects (to another replica, through the balancer).
+DRAIN_RETRY_MS: Final = 250
 #: A client that accepts no bytes for this long is dropped (it resumes when it comes back).
 SEND_TIMEOUT: Final = 60.0
 #: A stream whose workflow was replaced under it restarts at most this often.
@@ -107,7 +117,7 @@ HEARTBEAT: Final = b": heartbeat\n\n"
 #: Where :class:`_App` puts the server's ``send`` in the scope.
 RAW_SEND: Final = "wfwatch.raw_send"
 #: Routes anyone may fetch: the page shell holds no data and no secret.
-PUBLIC_PATHS: Final = ("/", "/index.html", "/favicon.ico")
+PUBLIC_PATHS: Final = ("/", "/index.html", "/favicon.ico", "/healthz")
 PUBLIC_PREFIX: Final = "/static/"
 PAGE_CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -133,6 +143,7 @@ class Bridge:
         heartbeat: float,
         max_streams: int,
         send_timeout: float = SEND_TIMEOUT,
+        replica_id: str = "",
     ) -> None:
         self.client = client
         self.hub = hub
@@ -144,6 +155,9 @@ class Bridge:
         self.frames = protocol.FrameCache()
         self.streams: set[Device] = set()
         self.closing = False
+        #: Names this process in a fleet (``X-Wfwatch-Replica``, ``/sessions``, ``/devices``).
+        self.replica_id = replica_id
+        self.health = fleet.HealthCheck(client)
 
     @property
     def needs_token(self) -> bool:
@@ -159,6 +173,10 @@ class Bridge:
         elif "token" in query:
             given = query["token"]
         return hmac.compare_digest(given.encode(), self._token)
+
+    def drain(self) -> None:
+        """Stop taking new streams (503, and ``/healthz`` 503 so the balancer looks elsewhere); open ones go on."""
+        self.closing = True
 
     async def close_streams(self) -> None:
         """End every open stream (a stopping server); clients reconnect elsewhere."""
@@ -180,7 +198,9 @@ class Bridge:
             rows = await list_sessions(self.client, STATUS_QUERIES[status], limit=limit)
         except QueryError as err:
             return _error(502, f"listing sessions failed: {err}")
-        return JSONResponse({"namespace": self.namespace, "sessions": [_row(row) for row in rows]})
+        return JSONResponse(
+            {"namespace": self.namespace, "sessions": fleet.mark_served(self, [_row(row) for row in rows])}
+        )
 
     # --- steering ----------------------------------------------------------------
 
@@ -317,7 +337,9 @@ class _Stream:
                         return
                     break
             else:
-                return  # the device was closed: the server is stopping
+                if self.bridge.closing:  # the server is stopping: come back soon, through the balancer
+                    yield protocol.retry_frame(DRAIN_RETRY_MS)
+                return  # the device was closed
             # The workflow id was taken over by a new workflow while we streamed it.
             await self.restart(previous_epoch=epoch)
             yield protocol.reset_frame(self.epoch, epoch)
@@ -623,6 +645,7 @@ def create_app(
     heartbeat: float = 15.0,
     max_streams: int = 10_000,
     send_timeout: float = SEND_TIMEOUT,
+    replica_id: str = "",
 ) -> Starlette:
     """The bridge as an ASGI app. ``client`` must already be bound to ``namespace``.
 
@@ -631,6 +654,8 @@ def create_app(
     (a stopping server calls ``close_streams`` on it). At most
     ``max_streams`` streams are open at once (then 503); a stream whose
     client accepts no bytes for ``send_timeout`` seconds is dropped.
+    ``replica_id`` names this process in a fleet (:class:`BridgeServer`
+    defaults it to ``hostname:port`` once the port is known).
     """
     bridge = Bridge(
         client,
@@ -640,6 +665,7 @@ def create_app(
         heartbeat=heartbeat,
         max_streams=max_streams,
         send_timeout=send_timeout,
+        replica_id=replica_id,
     )
     routes = [
         Route("/", _page, methods=["GET"]),
@@ -649,6 +675,7 @@ def create_app(
         Route("/sessions/{session_id}/messages", bridge.send, methods=["POST"]),
         Route("/sessions/{session_id}/cancel", bridge.cancel, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        *fleet.routes(bridge),
     ]
     app = _App(
         routes=routes,
@@ -661,4 +688,5 @@ def create_app(
     )
     app.state.bridge = bridge
     app.add_middleware(Guard, bridge=bridge)
+    app.add_middleware(fleet.ReplicaHeader, bridge=bridge)  # outermost: refusals carry it too
     return app
