@@ -20,16 +20,18 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
-from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
+from wfwatch.cli_options import add_connection_options, click_errors, options_from_click
+from wfwatch.temporal.connect import ConnectionOptions, connect
 from wfwatch.text import sanitize
 
 T = TypeVar("T")
 
 
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; Ctrl-C exits quietly with status 130."""
+    """Run a coroutine; Ctrl-C exits quietly with status 130, a connection error is one ``Error:`` line."""
     try:
-        return asyncio.run(_as_coroutine(coro_factory))
+        with click_errors():
+            return asyncio.run(_as_coroutine(coro_factory))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

@@ -11,13 +11,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from wfwatch.cli_options import add_connection_options, click_errors, options_from_click
 from wfwatch.temporal.connect import (
     ConnectError,
     ConnectionOptions,
-    add_connection_options,
     connect,
     describe,
-    options_from_click,
     resolve,
 )
 
@@ -263,10 +262,14 @@ def test_click_options_round_trip(tmp_path: Path) -> None:
     assert seen[-1].tls is True
 
 
-def test_connect_error_is_a_click_exception() -> None:
+def test_connect_error_is_the_connection_layers_own_and_the_cli_prints_it_in_one_line() -> None:
+    """The connection layer knows nothing of click; only the CLI turns its errors into ``Error:`` exits."""
+    assert not isinstance(ConnectError("x"), click.ClickException)
+
     @click.command()
     def cmd() -> None:
-        raise ConnectError("cannot reach Temporal at x:1\n(details)")
+        with click_errors():
+            raise ConnectError("cannot reach Temporal at x:1\n(details)")
 
     result = CliRunner().invoke(cmd, [])
     assert result.exit_code == 1

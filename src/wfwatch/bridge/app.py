@@ -64,8 +64,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from wfwatch.bridge import protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
@@ -488,12 +488,9 @@ def _row(row: SessionRow) -> dict[str, Any]:
 
 
 def _steering_error(err: SteeringError) -> Response:
-    cause = err.__cause__
-    if isinstance(cause, RPCError) and cause.status == RPCStatusCode.NOT_FOUND:
-        return _error(404, str(err))
-    if isinstance(cause, WorkflowUpdateFailedError):
-        return _error(409, str(err))
-    return _error(502, str(err))
+    """404 for no such workflow; 409 for one that cannot take it (not a session, closed, refused); else 502."""
+    status = {"not_found": 404, "not_steerable": 409, "not_running": 409, "refused": 409}.get(err.reason, 502)
+    return _error(status, str(err))
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

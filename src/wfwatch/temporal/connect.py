@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import click
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -31,10 +30,8 @@ __all__ = [
     "ConnectError",
     "ConnectionOptions",
     "ResolvedConnection",
-    "add_connection_options",
     "connect",
     "describe",
-    "options_from_click",
     "resolve",
 ]
 
@@ -45,14 +42,11 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 _HINT: Final = "set --address or a --profile"
 _MAX_DETAIL: Final = 160
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ConnectError(click.ClickException):
+class ConnectError(Exception):
     """Resolving or reaching the Temporal cluster failed; ``str()`` is one line.
 
-    A :class:`click.ClickException` so a CLI command that lets it escape prints
-    ``Error: <message>`` and exits 1 instead of a traceback.
+    The CLI turns it into click's ``Error: <message>`` exit (:mod:`wfwatch.cli_options`);
+    this layer knows nothing of click, so the dashboard and the bridge use it as is.
     """
 
     def __init__(self, message: str) -> None:
@@ -331,71 +325,3 @@ def _mask(secret: str) -> str:
     if len(secret) < 16:
         return "****"
     return f"****{secret[-4:]}"
-
-
-# --------------------------------------------------------------------------- click
-
-
-def add_connection_options(f: F) -> F:
-    """Add the ``temporal`` CLI's connection flags to a click command.
-
-    Every option defaults to ``None`` so that an omitted flag falls back to the
-    profile and ``TEMPORAL_*`` environment (read by envconfig, not by click, so
-    each variable is handled exactly once).  Use :func:`options_from_click` on
-    the command's kwargs to build :class:`ConnectionOptions`.
-    """
-    path = click.Path(path_type=Path, dir_okay=False)
-    decorators = [
-        click.option(
-            "--address",
-            metavar="HOST:PORT",
-            default=None,
-            help=f"Temporal frontend gRPC address [env TEMPORAL_ADDRESS; default {DEFAULT_ADDRESS}].",
-        ),
-        click.option(
-            "--namespace",
-            "-n",
-            default=None,
-            help=f"Temporal namespace [env TEMPORAL_NAMESPACE; default {DEFAULT_NAMESPACE}].",
-        ),
-        click.option(
-            "--profile",
-            default=None,
-            help="Profile in the temporal CLI config file [env TEMPORAL_PROFILE; default 'default'].",
-        ),
-        click.option(
-            "--config-file",
-            type=path,
-            default=None,
-            help="temporal CLI TOML config file [env TEMPORAL_CONFIG_FILE].",
-        ),
-        click.option(
-            "--tls/--no-tls",
-            default=None,
-            help="Force TLS on/off (auto-enabled by an API key or TLS options) [env TEMPORAL_TLS].",
-        ),
-        click.option("--tls-cert-path", type=path, default=None, help="mTLS client certificate."),
-        click.option("--tls-key-path", type=path, default=None, help="mTLS client private key."),
-        click.option("--tls-ca-path", type=path, default=None, help="Server CA certificate."),
-        click.option(
-            "--tls-server-name",
-            default=None,
-            help="Override the TLS server name (SNI).",
-        ),
-        click.option(
-            "--api-key",
-            default=None,
-            help="API key, e.g. for Temporal Cloud [env TEMPORAL_API_KEY].",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-_OPTION_NAMES: Final = tuple(f.name for f in dataclasses.fields(ConnectionOptions))
-
-
-def options_from_click(kwargs: Mapping[str, Any]) -> ConnectionOptions:
-    """Build :class:`ConnectionOptions` from a command's kwargs (extra keys ignored)."""
-    return ConnectionOptions(**{name: kwargs.get(name) for name in _OPTION_NAMES})

@@ -17,8 +17,8 @@ from functools import partial
 from temporalio.client import Client
 
 from wfwatch import sessions, steering
-from wfwatch.agents.shared import SendResult
 from wfwatch.hub import DeviceInfo, Hub, UpstreamStats
+from wfwatch.steering import SendResult
 from wfwatch.tui.device import DeviceFactory, hub_devices
 
 SessionLister = Callable[[str], Awaitable[list[sessions.SessionRow]]]
