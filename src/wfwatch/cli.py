@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
-from wfwatch.cli_options import add_connection_options, click_errors, options_from_click
-from wfwatch.temporal.connect import ConnectionOptions, connect
+from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
+from wfwatch.temporal.connect import ConnectionOptions
 from wfwatch.text import sanitize
 
 T = TypeVar("T")
@@ -96,7 +96,7 @@ async def _dashboard(options: ConnectionOptions) -> None:
     from wfwatch.tui.app import WfwatchApp
 
     log_to_file()
-    client = await connect(options)
+    client = await connect_from_cli(options)
     await WfwatchApp(client).run_async()
 
 
@@ -117,6 +117,7 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from wfwatch.agents.demo import start_demo_sessions
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
     from wfwatch.agents.worker import create_worker
+    from wfwatch.temporal.running_demo import RunningDemo, advertise
     from wfwatch.temporal.server import EmbeddedServer
 
     if not headless:
@@ -135,16 +136,19 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         click.echo(f"server at {server.address} in {server.startup_seconds:.2f}s", err=True)
         if server.ui_url:
             click.echo(f"Temporal UI: {server.ui_url}", err=True)
+        # Other wfwatch commands (`wfwatch tail demo-live` in a second shell) find this server by default.
+        running = RunningDemo(server.address, server.namespace, os.getpid(), server.ui_url)
         client = await Client.connect(server.address, namespace=server.namespace)
-        async with create_worker(client, TASK_QUEUE):
-            ids = await start_demo_sessions(client)
-            click.echo("demo sessions: " + ", ".join(ids), err=True)
-            if headless:
-                await _headless(client, ids, seconds)
-            else:
-                from wfwatch.tui.app import WfwatchApp
+        with advertise(running):
+            async with create_worker(client, TASK_QUEUE):
+                ids = await start_demo_sessions(client)
+                click.echo("demo sessions: " + ", ".join(ids), err=True)
+                if headless:
+                    await _headless(client, ids, seconds)
+                else:
+                    from wfwatch.tui.app import WfwatchApp
 
-                await WfwatchApp(client, open_session=ids[0]).run_async()
+                    await WfwatchApp(client, open_session=ids[0]).run_async()
 
 
 async def _headless(client: Any, ids: list[str], seconds: float) -> None:
@@ -204,7 +208,7 @@ async def _tail(
     # stderr carries one line when tail fails; the reader's retry warnings (and
     # Temporal core's) go to the log file, so an outage is not ten lines of noise.
     log_to_file(level=logging.WARNING)
-    client = await connect(options)
+    client = await connect_from_cli(options)
     # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
     reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode, catch_up_by_query=True)  # type: ignore[arg-type]
     out = sys.stdout
@@ -299,7 +303,7 @@ async def _worker(options: ConnectionOptions, task_queue: str | None) -> None:
     from wfwatch.agents.shared import TASK_QUEUE
     from wfwatch.agents.worker import create_worker
 
-    client = await connect(options)
+    client = await connect_from_cli(options)
     queue = task_queue or TASK_QUEUE
     click.echo(f"worker polling {queue!r} on {client.service_client.config.target_host}", err=True)
     await create_worker(client, queue).run()
@@ -371,7 +375,7 @@ async def _start(options: ConnectionOptions, workflow_id: str, spec: Any, task_q
     from wfwatch.agents.shared import TASK_QUEUE
     from wfwatch.agents.workflows import AgentSession
 
-    client = await connect(options)
+    client = await connect_from_cli(options)
     await client.start_workflow(AgentSession.run, spec, id=workflow_id, task_queue=task_queue or TASK_QUEUE)
     click.echo(workflow_id)
 
@@ -387,7 +391,7 @@ def send(ctx: click.Context, /, workflow_id: str, text: str, **conn: Any) -> Non
     async def go() -> None:
         from wfwatch.steering import SteeringError, send_message
 
-        client = await connect(_options(ctx, conn))
+        client = await connect_from_cli(_options(ctx, conn))
         try:
             result = await send_message(client, workflow_id, text)
         except SteeringError as err:
@@ -407,7 +411,7 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
     async def go() -> None:
         from wfwatch.steering import SteeringError, cancel_turn
 
-        client = await connect(_options(ctx, conn))
+        client = await connect_from_cli(_options(ctx, conn))
         try:
             await cancel_turn(client, workflow_id)
         except SteeringError as err:
@@ -419,9 +423,18 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
 
 @main.command()
 def info() -> None:
-    """Where wfwatch keeps its files."""
+    """Where wfwatch keeps its files, and the server of a running `wfwatch demo`."""
+    from wfwatch.temporal.running_demo import running_demo
+
     for name, path in paths.all_paths().items():
-        click.echo(f"{name:<14} {path}")
+        click.echo(f"{name:<16} {path}")
+    demo = running_demo()
+    if demo is None:
+        click.echo(f"{'demo server':<16} not running")
+        return
+    click.echo(f"{'demo server':<16} {demo.address} namespace {demo.namespace} (pid {demo.pid}; used by default)")
+    if demo.ui_url:
+        click.echo(f"{'demo web ui':<16} {demo.ui_url}")
 
 
 def _register_serve() -> None:

@@ -15,10 +15,30 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import click
+from temporalio.client import Client
 
-from wfwatch.temporal.connect import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, ConnectError, ConnectionOptions
+from wfwatch.temporal.connect import (
+    DEFAULT_ADDRESS,
+    DEFAULT_NAMESPACE,
+    ConnectError,
+    ConnectionOptions,
+    connect,
+    resolve,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+async def connect_from_cli(options: ConnectionOptions) -> Client:
+    """Connect as a command does: a running ``wfwatch demo`` used by default is said on stderr."""
+    resolved = resolve(options)
+    if resolved.demo_pid is not None:
+        click.echo(
+            f"using the running wfwatch demo's server at {resolved.address} (pid {resolved.demo_pid}; "
+            "--address or --profile to choose another)",
+            err=True,
+        )
+    return await connect(resolved)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 import uuid
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -15,7 +18,7 @@ from wfwatch.agents.workflows import AgentSession
 from wfwatch.temporal.server import EmbeddedServer
 
 
-async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+async def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -23,6 +26,7 @@ async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
@@ -65,3 +69,70 @@ async def test_tail_rejects_negative_offset() -> None:
     code, _, err = await run_cli("tail", "x", "--from", "-3")
     assert code == 2
     assert "must be >= 0" in err
+
+
+async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_it(tmp_path: Path) -> None:
+    """The README's second shell: `wfwatch tail demo-live --from 0` reaches the demo's server, not localhost:7233."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env["WFWATCH_HOME"] = str(tmp_path / "home")
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from wfwatch.cli import entry; entry()",
+        "demo",
+        "--headless",
+        "--seconds",
+        "120",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    state = tmp_path / "home" / "data" / "demo-server.json"
+    try:
+        for _ in range(600):
+            if state.exists() or demo.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert state.exists(), "the demo never said where its server is"
+        address = json.loads(state.read_text())["address"]
+        assert address != "localhost:7233"
+
+        code, out, err = await run_cli("info", env=env)
+        assert code == 0, err
+        assert f"demo server      {address} namespace default (pid {demo.pid}; used by default)" in out
+
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from wfwatch.cli import entry; entry()",
+            "tail",
+            "demo-live",
+            "--from",
+            "0",
+            "--json",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert tail.stdout is not None and tail.stderr is not None
+            first = json.loads(await asyncio.wait_for(tail.stdout.readline(), 60))
+            assert first == {"offset": 0, **first} and first["kind"] == "session_started"
+        finally:
+            tail.terminate()
+            await tail.wait()
+        note = (await tail.stderr.read()).decode().splitlines()
+        assert note[:1] == [
+            f"using the running wfwatch demo's server at {address} (pid {demo.pid}; "
+            "--address or --profile to choose another)"
+        ]
+        # Explicit flags win over the demo.
+        code, _, err = await run_cli("tail", "demo-live", "--address", "127.0.0.1:9", env=env)
+        assert code == 1 and "cannot reach Temporal at 127.0.0.1:9" in err and "demo" not in err
+    finally:
+        if demo.returncode is None:
+            demo.send_signal(signal.SIGINT)
+        await asyncio.wait_for(demo.wait(), 60)
+    assert not state.exists(), "a stopped demo leaves no state behind"
+    code, out, _ = await run_cli("info", env=env)
+    assert "demo server      not running" in out

@@ -14,8 +14,7 @@ import click
 
 from wfwatch import paths
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
-from wfwatch.cli_options import add_connection_options, click_errors, options_from_click
-from wfwatch.temporal.connect import connect
+from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 
 if TYPE_CHECKING:
     from wfwatch.bridge.server import LogLevel
@@ -76,7 +75,7 @@ def serve_command(
     async def run() -> None:
         from wfwatch.bridge.server import serve  # the web stack loads only when serving
 
-        client = await connect(options)
+        client = await connect_from_cli(options)
         try:
             await serve(
                 client,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,8 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
+
+from wfwatch.temporal.running_demo import running_demo
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -41,6 +44,7 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 
 _HINT: Final = "set --address or a --profile"
 _MAX_DETAIL: Final = 160
+
 
 class ConnectError(Exception):
     """Resolving or reaching the Temporal cluster failed; ``str()`` is one line.
@@ -85,6 +89,8 @@ class ResolvedConnection:
     rpc_metadata: Mapping[str, str] = field(default_factory=dict, repr=False)
     profile: str | None = None
     config_file: Path | None = None
+    #: Set when nothing said where to connect and a running ``wfwatch demo`` was used (its pid).
+    demo_pid: int | None = None
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`temporalio.client.Client.connect`.
@@ -114,17 +120,33 @@ def resolve(
     options: ConnectionOptions,
     *,
     env: Mapping[str, str] | None = None,
+    find_demo: bool = True,
 ) -> ResolvedConnection:
     """Merge explicit options over the envconfig profile (file + ``TEMPORAL_*`` env).
+
+    When nothing says where to connect (no address, profile, config file,
+    TLS or API key, by flag or ``TEMPORAL_*`` variable) and a ``wfwatch demo``
+    is running, its server is used (``demo_pid`` tells); explicit choices
+    always win over it.
 
     Args:
         options: Explicit choices (CLI flags); ``None`` fields fall back.
         env: Environment to read ``TEMPORAL_*`` from instead of ``os.environ``
             (tests; also lets a caller pass ``{}`` to ignore the environment).
+        find_demo: Look for a running demo (see :mod:`wfwatch.temporal.running_demo`).
 
     Raises:
         ConnectError: the named config file or profile does not exist or is invalid.
     """
+    environ = os.environ if env is None else env
+    if find_demo and not _says_where(options, environ):
+        demo = running_demo()
+        if demo is not None:
+            return ResolvedConnection(
+                address=demo.address,
+                namespace=options.namespace or environ.get("TEMPORAL_NAMESPACE") or demo.namespace,
+                demo_pid=demo.pid,
+            )
     if options.config_file is not None and not options.config_file.is_file():
         # envconfig silently ignores a missing explicit file; the CLI would not.
         raise ConnectError(f"config file not found: {options.config_file}")
@@ -179,6 +201,21 @@ def resolve(
     )
 
 
+#: Environment variables that say which server to use (a namespace alone does not).
+_WHERE_VARIABLES: Final = ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE", "TEMPORAL_API_KEY")
+
+
+def _says_where(options: ConnectionOptions, environ: Mapping[str, str]) -> bool:
+    """Whether the user chose a server (or how to reach one) by flag or environment."""
+    given = dataclasses.asdict(options)
+    given.pop("namespace")
+    if any(value is not None for value in given.values()):
+        return True
+    return any(environ.get(name) for name in _WHERE_VARIABLES) or any(
+        name.startswith("TEMPORAL_TLS") and value for name, value in environ.items()
+    )
+
+
 def describe(resolved: ResolvedConnection) -> str:
     """One safe line for logs and status bars; secrets are never included."""
     parts = [resolved.address, f"namespace={resolved.namespace}"]
@@ -194,6 +231,8 @@ def describe(resolved: ResolvedConnection) -> str:
         parts.append("grpc-meta=" + ",".join(sorted(resolved.rpc_metadata)))
     if resolved.profile:
         parts.append(f"profile={resolved.profile}")
+    if resolved.demo_pid is not None:
+        parts.append(f"wfwatch-demo-pid={resolved.demo_pid}")
     return " ".join(parts)
 
 
