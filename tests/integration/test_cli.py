@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
+from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
 
 
@@ -136,3 +137,69 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
     assert not state.exists(), "a stopped demo leaves no state behind"
     code, out, _ = await run_cli("info", env=env)
     assert "demo server      not running" in out
+
+
+async def _finished_session(client: Client, task_queue: str) -> tuple[str, int]:
+    """A completed session and its stream's head."""
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(messages=["hi"], idle_timeout=0.5, model=ModelSpec(tokens_per_second=0, answer_words=3)),
+        id=f"cli-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    await handle.result()
+    records, _, end = await read_all(client, handle.id, timeout=30)
+    assert end is not None and end.next_offset == len(records)
+    return handle.id, len(records)
+
+
+async def test_tail_beyond_the_head_of_a_closed_stream_ends_at_the_real_head(
+    temporal_server: EmbeddedServer, client: Client, task_queue: str, worker: Worker
+) -> None:
+    workflow_id, head = await _finished_session(client, task_queue)
+    beyond = head + 94
+    code, out, err = await run_cli("tail", workflow_id, "--from", str(beyond), "--address", temporal_server.address)
+    assert code == 0, err
+    assert out.strip() == f"[end: workflow completed; next offset {head}]"
+    assert err.strip() == f"offset {beyond} is beyond the head ({head}) of the stream"
+    code, out, err = await run_cli(
+        "tail", workflow_id, "--from", str(beyond), "--json", "--address", temporal_server.address
+    )
+    assert code == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == [{"end": "completed", "next_offset": head}]
+
+
+async def test_tail_beyond_the_head_of_a_running_stream_says_what_it_waits_for(
+    temporal_server: EmbeddedServer, client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await client.start_workflow(
+        AgentSession.run, SessionInput(idle_timeout=60), id=f"cli-{uuid.uuid4()}", task_queue=task_queue
+    )
+    head = 0
+    for _ in range(100):  # until session_started is in the stream
+        records, _, _ = await read_all(client, handle.id, timeout=0.5)
+        head = len(records)
+        if head:
+            break
+    assert head == 1
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from wfwatch.cli import entry; entry()",
+        "tail",
+        handle.id,
+        "--from",
+        "100",
+        "--address",
+        temporal_server.address,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None
+        line = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode().strip()
+        assert line == "waiting for offset 100 (head 1): nothing is printed until the stream gets there"
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await handle.terminate("test over")
