@@ -240,7 +240,9 @@ async def _tail(
                 )
             elif isinstance(result, End):
                 if result.next_offset < from_offset and not live:
-                    click.echo(f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True)
+                    click.echo(
+                        f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True
+                    )
                 _emit(
                     out,
                     as_json,
