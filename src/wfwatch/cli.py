@@ -210,13 +210,23 @@ async def _tail(
     log_to_file(level=logging.WARNING)
     client = await connect_from_cli(options)
     # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
+    told_waiting = False
+
+    def say_waiting(offset: int, head: int) -> None:
+        """A tail beyond the head of a running stream waits; one line on stderr says for what."""
+        nonlocal told_waiting
+        told_waiting = True
+        click.echo(
+            f"waiting for offset {offset} (head {head}): nothing is printed until the stream gets there", err=True
+        )
+
     reader = StreamReader(
         client,
         workflow_id,
         from_offset=from_offset,
         mode=mode,  # type: ignore[arg-type]
         catch_up_by_query=True,
-        on_beyond_head=_say_waiting,
+        on_beyond_head=say_waiting,
     )
     out = sys.stdout
     try:
@@ -239,7 +249,7 @@ async def _tail(
                     f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n",
                 )
             elif isinstance(result, End):
-                if result.next_offset < from_offset and not live:
+                if result.next_offset < from_offset and not live and not told_waiting:
                     click.echo(
                         f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True
                     )
@@ -251,11 +261,6 @@ async def _tail(
                 )
     except (StreamNotFound, StreamReadError) as err:
         raise click.ClickException(str(err)) from None
-
-
-def _say_waiting(offset: int, head: int) -> None:
-    """A tail beyond the head of a running stream waits; one line on stderr says for what."""
-    click.echo(f"waiting for offset {offset} (head {head}): nothing is printed until the stream gets there", err=True)
 
 
 class _TextPrinter:
