@@ -113,7 +113,7 @@ async def test_lists_refreshes_in_place_reports_bad_queries_filters_and_opens_a_
         await pilot.pause(0.2)
         raw = pane.query_one(RawLog)
         assert raw.display and raw.border_title == GENERIC_TITLE
-        shown = str(getattr(raw._body.render(), "plain", ""))
+        shown = "\n".join(raw.lines())
         assert 'orders  {"order": 1, "state": "paid"}' in shown and '"state": "shipped"' in shown
         # JSON shows ESC as \u001b: literal text, and no control byte reaches the terminal.
         assert "[red]not red[/red] \\u001b[2J" in shown and "\x1b" not in shown and "\x07" not in shown

@@ -70,6 +70,7 @@ from temporalio.service import RPCError
 from wfwatch.bridge import protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
 from wfwatch.hub import Delivery, Device, EndOfStream, GapNotice, Hub, HubError, Join, JoinError, StreamNotFound
+from wfwatch.schemas import Translator
 from wfwatch.sessions import QueryError, SessionRow, list_sessions
 from wfwatch.steering import SteeringError, cancel_turn, send_message
 from wfwatch.stream.reader import StreamReadError
@@ -343,9 +344,13 @@ class _Stream:
             if device is None:
                 return
             epoch = device.epoch
+            # A framework's items travel with the events they stand for (wfwatch.schemas), folded
+            # from where this stream began, as a pane folds them.
+            translator = Translator()
             async for event in device:
                 if isinstance(event, Delivery):
-                    yield frames.chunk(self.session_id, epoch, event.records)
+                    records = [translator.translate(record)[0] for record in event.records]
+                    yield frames.chunk(self.session_id, epoch, records)
                 elif isinstance(event, GapNotice):
                     yield protocol.gap_frame(epoch, event.start, event.end)
                 elif isinstance(event, EndOfStream):

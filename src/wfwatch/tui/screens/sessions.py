@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
 from wfwatch.sessions import QueryError, QueryRejected, SessionRow
-from wfwatch.text import sanitize
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.widgets.footer import StableFooter
 
 REFRESH_SECONDS = 2.0
@@ -189,13 +189,13 @@ class SessionsScreen(Screen[None]):
 def _cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
     status_style = {"running": "green", "completed": "blue", "failed": "red"}.get(row.status, "yellow")
     return (
-        Text(sanitize(row.workflow_id)),
-        Text(sanitize(row.workflow_type)),
+        Text(one_line(row.workflow_id)),
+        Text(one_line(row.workflow_type)),
         Text(row.status, style=status_style),
         _ago(row.start_time, now),
         "" if row.turn is None else str(row.turn),
         "" if row.head is None else row.head.describe(),
-        Text(sanitize(row.title)),
+        Text(one_line(row.title)),
     )
 
 
