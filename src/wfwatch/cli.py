@@ -141,12 +141,13 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         # Other wfwatch commands (`wfwatch tail demo-live` in a second shell) find this server by default.
         running = RunningDemo(server.address, server.namespace, os.getpid(), server.ui_url)
         client = await Client.connect(server.address, namespace=server.namespace)
-        with advertise(running):
-            async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
-                ids = [*await start_demo_sessions(client), *frameworks.session_ids]
-                for line in frameworks.skipped:
-                    click.echo(line, err=True)
-                click.echo("demo sessions: " + ", ".join(ids), err=True)
+        async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
+            ids = [*await start_demo_sessions(client), *frameworks.session_ids]
+            for line in frameworks.skipped:
+                click.echo(line, err=True)
+            click.echo("demo sessions: " + ", ".join(ids), err=True)
+            # Said once the sessions exist, so a command that finds the server finds them too.
+            with advertise(running):
                 if headless:
                     await _headless(client, ids, seconds)
                 else:

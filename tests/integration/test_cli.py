@@ -90,7 +90,7 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
     )
     state = tmp_path / "home" / "data" / "demo-server.json"
     try:
-        for _ in range(600):
+        for _ in range(1800):  # the demo starts a server and five sessions (two on agent frameworks)
             if state.exists() or demo.returncode is not None:
                 break
             await asyncio.sleep(0.1)
@@ -120,7 +120,8 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
             first = json.loads(await asyncio.wait_for(tail.stdout.readline(), 60))
             assert first == {"offset": 0, **first} and first["kind"] == "session_started"
         finally:
-            tail.terminate()
+            if tail.returncode is None:
+                tail.terminate()
             await tail.wait()
         note = (await tail.stderr.read()).decode().splitlines()
         assert note[:1] == [
