@@ -97,7 +97,8 @@ class StepStarted(_Event, tag="step_started", frozen=True):
 class StepFinished(_Event, tag="step_finished", frozen=True):
     step_id: str
     status: Status = "completed"
-    duration_ms: NonNegative = 0.0
+    #: ``None`` when the publisher did not measure it (a framework's stream carries no times).
+    duration_ms: NonNegative | None = 0.0
     reason: str = ""
 
 
@@ -269,7 +270,7 @@ def decode(data: bytes | str, topic: str = TOPIC) -> Decoded:
             return _unknown(data, topic, str(err))
         except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
             return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
-    return _unknown(data, topic, f"topic {topic!r} is not {TOPIC!r}")
+    return _unknown(data, topic, _foreign_topic(topic))
 
 
 def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
@@ -282,7 +283,8 @@ def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
             return event
         except msgspec.ValidationError as err:
             return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=str(err))
-    return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason="not a wfwatch event")
+    reason = "not a wfwatch event" if topic == TOPIC else _foreign_topic(topic)
+    return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=reason)
 
 
 def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | InvalidItem:
@@ -291,11 +293,16 @@ def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | Invali
     except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
         if topic == TOPIC:
             return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
-        return UnknownItem(topic=topic, data=None, reason=f"not JSON: {_reason(err)}")
+        return UnknownItem(topic=topic, data=None, reason=f"{reason} (and not JSON: {_reason(err)})")
     kind = _kind_of(value)
-    if kind and kind not in _KINDS:
+    # Only the wfwatch topic has event kinds: elsewhere a "kind" is the other publisher's own field.
+    if topic == TOPIC and kind and kind not in _KINDS:
         reason = f"unknown event kind {kind!r}"
     return UnknownItem(topic=topic, data=value, kind=kind, reason=reason)
+
+
+def _foreign_topic(topic: str) -> str:
+    return f"topic {topic!r} is not {TOPIC!r}"
 
 
 def _reason(err: Exception) -> str:

@@ -113,6 +113,10 @@ def _strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
         return st.booleans()
     if isinstance(t, mi.LiteralType):
         return st.sampled_from(t.values)
+    if isinstance(t, mi.NoneType):
+        return st.none()
+    if isinstance(t, mi.UnionType):
+        return st.one_of([_strategy_for(member) for member in t.types])
     raise AssertionError(f"no strategy for {t!r}; extend the test")
 
 
@@ -429,3 +433,35 @@ def test_a_huge_attempt_does_not_supersede_the_real_one() -> None:
     [message] = view.lanes[0].messages
     assert message.attempt == 1 and message.superseded_attempts == ()
     assert [odd.offset for odd in view.odd_items] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"kind": "received", "order": 7}', b'{"kind": "token", "message_id": "m", "text": "x"}', b'{"kind": 5}'],
+)
+def test_a_foreign_topic_item_with_a_kind_says_the_topic_is_not_wfwatch(data: bytes) -> None:
+    item = decode(data, topic="orders")
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'orders' is not 'wfwatch'"
+    via_value = decode_value(json.loads(data), topic="orders")
+    assert isinstance(via_value, UnknownItem)
+    assert via_value.reason == "topic 'orders' is not 'wfwatch'"
+
+
+def test_a_foreign_topic_item_that_is_not_json_names_the_topic_too() -> None:
+    item = decode(b"\x00\x01\xff", topic="blobs")
+    assert isinstance(item, UnknownItem)
+    assert item.reason.startswith("topic 'blobs' is not 'wfwatch'") and "not JSON" in item.reason
+
+
+def test_a_foreign_binary_wire_item_names_its_topic_too() -> None:
+    import base64
+
+    from temporalio.api.common.v1 import Payload
+
+    from wfwatch.stream.reader import decode_wire_item
+
+    payload = Payload(metadata={"encoding": b"binary/plain"}, data=b"\x01\x02")
+    item = decode_wire_item("blobs", base64.b64encode(payload.SerializeToString()).decode())
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'blobs' is not 'wfwatch' (binary/plain payload)"

@@ -84,7 +84,8 @@ SESSIONS_QUERY: Final = "WorkflowType = 'AgentSession'"
 STATUS_QUERIES: Final = {
     "all": SESSIONS_QUERY,
     "running": f"{SESSIONS_QUERY} AND ExecutionStatus = 'Running'",
-    "closed": f"{SESSIONS_QUERY} AND ExecutionStatus != 'Running'",
+    # A run that continued-as-new is closed, but its session is not: the next run carries on.
+    "closed": f"{SESSIONS_QUERY} AND ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew'",
 }
 MAX_LIST: Final = 1000
 MAX_BODY: Final = 256 * 1024

@@ -46,6 +46,8 @@ class SessionsScreen(Screen[None]):
         self.show_children = False
         self.rows: dict[str, SessionRow] = {}
         self._last_rows: list[SessionRow] = []
+        #: When the rows shown were listed (a failed refresh leaves them up, marked stale).
+        self._listed_at: datetime | None = None
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -92,20 +94,34 @@ class SessionsScreen(Screen[None]):
         try:
             rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
         except QueryRejected as err:
-            error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
-            self._schedule()
+            self._failed(error, f"query rejected: {sanitize(str(err))}", rejected=True)
             return
         except QueryError as err:
-            error.update(Text(sanitize(str(err)), style="red"))
-            self._schedule()
+            self._failed(error, sanitize(str(err)))
             return
         except Exception as err:
-            error.update(Text(f"cannot list workflows: {sanitize(str(err))}", style="red"))
-            self._schedule()
+            self._failed(error, f"cannot list workflows: {sanitize(str(err))}")
             return
         error.update("")
+        self.query_one(DataTable).remove_class("stale")
         self._last_rows = rows
+        self._listed_at = self.app.services.now()  # type: ignore[attr-defined]
         self._apply(rows)
+        self._schedule()
+
+    def _failed(self, error: Static, message: str, *, rejected: bool = False) -> None:
+        """Say why the list did not refresh; rows still shown are dimmed and say where they come from.
+
+        Keeps polling, so the list recovers by itself once the server answers
+        (a new, valid query refreshes at once).
+        """
+        stale = bool(self.rows)
+        self.query_one(DataTable).set_class(stale, "stale")
+        if stale and rejected:
+            message += "; showing the results of the previous query (not refreshed)"
+        elif stale and self._listed_at is not None:
+            message += f"; showing the list as of {self._listed_at.astimezone().strftime('%H:%M:%S')} (not refreshed)"
+        error.update(Text(message, style="red"))
         self._schedule()
 
     def _apply(self, rows: list[SessionRow]) -> None:
