@@ -72,8 +72,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from wfwatch.bridge import fleet, protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
@@ -81,6 +81,7 @@ from wfwatch.hub import Delivery, Device, EndOfStream, GapNotice, Hub, HubError,
 from wfwatch.schemas import Translator
 from wfwatch.sessions import QueryError, SessionRow, list_sessions
 from wfwatch.steering import SteeringError, cancel_turn, send_message
+from wfwatch.stream.reader import StreamReadError
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ DRAIN_RETRY_MS: Final = 250
 SEND_TIMEOUT: Final = 60.0
 #: A stream whose workflow was replaced under it restarts at most this often.
 MAX_RESETS: Final = 3
+#: Seconds a client is told to wait (``Retry-After``) when a session cannot be read right now.
+RETRY_AFTER: Final = 5
 #: An SSE response's headers (``Transfer-Encoding: chunked`` is the server's).
 SSE_HEADERS: Final = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -158,6 +161,10 @@ class Bridge:
         #: Names this process in a fleet (``X-Wfwatch-Replica``, ``/sessions``, ``/devices``).
         self.replica_id = replica_id
         self.health = fleet.HealthCheck(client)
+        #: Sessions that could not be read (e.g. no worker answers their queries), and why,
+        #: while :meth:`_retry_behind` tries them again; requests meanwhile get 503 at once.
+        self.unreadable: dict[str, str] = {}
+        self._retries: dict[str, asyncio.Task[None]] = {}
 
     @property
     def needs_token(self) -> bool:
@@ -181,6 +188,8 @@ class Bridge:
     async def close_streams(self) -> None:
         """End every open stream (a stopping server); clients reconnect elsewhere."""
         self.closing = True
+        for task in list(self._retries.values()):
+            task.cancel()
         for device in list(self.streams):
             with contextlib.suppress(Exception):
                 await device.close()
@@ -249,12 +258,20 @@ class Bridge:
         return _StreamResponse(stream, heartbeat=self.heartbeat, send_timeout=self.send_timeout)
 
     async def open_device(self, session_id: str, join: Join, peer: str) -> Device:
+        why = self.unreadable.get(session_id)
+        if why is not None:
+            raise _unavailable(why)
         try:
             device = await self.hub.open_device(
                 session_id, name=f"sse {peer}", join=join, device_id=f"sse-{uuid.uuid4().hex[:12]}", auto_ack=False
             )
         except StreamNotFound as err:
             raise HTTPException(404, str(err)) from err
+        except StreamReadError as err:
+            # Temporal answers but the stream cannot be read (its worker is down, say): the
+            # client is told why and when to come back, and the session is retried meanwhile.
+            self._retry_behind(session_id, str(err))
+            raise _unavailable(str(err)) from err
         except JoinError as err:
             raise BadRequest(str(err)) from err
         except HubError as err:
@@ -263,6 +280,32 @@ class Bridge:
             raise HTTPException(502, f"Temporal refused to describe {session_id!r}: {err.message}") from err
         self.streams.add(device)
         return device
+
+    def _retry_behind(self, session_id: str, why: str) -> None:
+        self.unreadable[session_id] = why
+        if session_id not in self._retries and not self.closing:
+            self._retries[session_id] = asyncio.create_task(
+                self._retry(session_id), name=f"wfwatch-sse-retry-{session_id}"
+            )
+
+    async def _retry(self, session_id: str) -> None:
+        """Prepare the session again with backoff, as ``tail`` rides out an outage, until it reads."""
+        delay = 1.0
+        try:
+            while not self.closing:
+                await asyncio.sleep(delay)
+                try:
+                    await self.hub.prepare(session_id)
+                except StreamReadError as err:
+                    self.unreadable[session_id] = str(err)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                except Exception as err:  # gone, or the hub closed: the next request finds out itself
+                    log.info("stopped retrying %s: %s", session_id, err)
+                return
+        finally:
+            self.unreadable.pop(session_id, None)
+            self._retries.pop(session_id, None)
 
     async def release_device(self, device: Device) -> None:
         """Close a stream's device and drop its saved position: the client holds its own."""
@@ -516,12 +559,14 @@ def _row(row: SessionRow) -> dict[str, Any]:
 
 
 def _steering_error(err: SteeringError) -> Response:
-    cause = err.__cause__
-    if isinstance(cause, RPCError) and cause.status == RPCStatusCode.NOT_FOUND:
-        return _error(404, str(err))
-    if isinstance(cause, WorkflowUpdateFailedError):
-        return _error(409, str(err))
-    return _error(502, str(err))
+    """404 for no such workflow; 409 for one that cannot take it (not a session, closed, refused); else 502."""
+    status = {"not_found": 404, "not_steerable": 409, "not_running": 409, "refused": 409}.get(err.reason, 502)
+    return _error(status, str(err))
+
+
+def _unavailable(why: str) -> HTTPException:
+    """503 with the reader's own one-line reason (what ``tail`` prints) and when to retry."""
+    return HTTPException(503, why, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -14,7 +14,7 @@ import click
 
 from wfwatch import paths
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
-from wfwatch.temporal.connect import add_connection_options, connect, options_from_click
+from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 
 if TYPE_CHECKING:
     from wfwatch.bridge.server import LogLevel
@@ -90,7 +90,7 @@ def serve_command(
     async def run() -> None:
         from wfwatch.bridge.server import serve  # the web stack loads only when serving
 
-        client = await connect(options)
+        client = await connect_from_cli(options)
         try:
             await serve(
                 client,
@@ -111,5 +111,5 @@ def serve_command(
     from wfwatch.bridge.server import event_loop_factory
 
     # uvloop where installed: with many clients the loop's own work (wakeups, socket writes) is most of the CPU.
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner, click_errors():
         runner.run(run())

@@ -17,9 +17,9 @@ from functools import partial
 from temporalio.client import Client
 
 from wfwatch import sessions, steering
-from wfwatch.agents.shared import SendResult
 from wfwatch.hub import DeviceInfo, Hub, UpstreamStats
 from wfwatch.hub.remote import RemoteDevices
+from wfwatch.steering import SendResult
 from wfwatch.tui.device import DeviceFactory, hub_devices
 
 SessionLister = Callable[[str], Awaitable[list[sessions.SessionRow]]]
