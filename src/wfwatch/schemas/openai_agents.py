@@ -76,6 +76,8 @@ class OpenAIAgentsAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("type")
+        if not isinstance(kind, str):
+            return None  # a JSON array or object is not hashable: no set lookup
         fold = self._fold
         out: list[Event] = []
         if kind == "response.created":
@@ -156,7 +158,10 @@ _ITEM_EVENTS: Final = frozenset({"run_item_stream_event", "agent_updated_stream_
 
 def looks_like_items(data: Any) -> bool:
     """An Agents SDK ``StreamEvent`` from ``RunResultStreaming.stream_events()``, published by the app."""
-    return isinstance(data, dict) and data.get("type") in _ITEM_EVENTS and "sequence_number" not in data
+    if not isinstance(data, dict):
+        return False
+    kind = data.get("type")
+    return isinstance(kind, str) and kind in _ITEM_EVENTS and "sequence_number" not in data
 
 
 class OpenAIAgentsItemsAdapter:
@@ -181,6 +186,8 @@ class OpenAIAgentsItemsAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("type")
+        if not isinstance(kind, str):
+            return None
         agent = text_of(data.get("agent"))
         if self._starting_agent is None and agent:
             self._starting_agent = agent

@@ -52,7 +52,10 @@ _CHANNEL: Final = {"text": "answer", "thinking": "reasoning"}
 
 def looks_like(data: Any) -> bool:
     """A PydanticAI event: an object whose ``event_kind`` is one of the kinds it publishes."""
-    return isinstance(data, dict) and data.get("event_kind") in KINDS
+    if not isinstance(data, dict):
+        return False
+    kind = data.get("event_kind")
+    return isinstance(kind, str) and kind in KINDS  # a JSON array or object is not hashable
 
 
 class PydanticAIAdapter:
@@ -65,6 +68,8 @@ class PydanticAIAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("event_kind")
+        if not isinstance(kind, str):
+            return None
         fold = self._fold
         out: list[Event] = []
         if kind in _MODEL_EVENTS:
