@@ -19,7 +19,10 @@ Measured, for each schema, in the same run:
    device-sized chunks and one ``view()``: items/s per core (process CPU
    time), the median of N runs, interleaved across schemas so a busy machine
    hits them alike. Also per turn (a framework writes a different number of
-   items for the same turn). Goal (issue 16): within 2x of native.
+   items for the same turn), and the share spent in CPython's cyclic
+   collector (default thresholds; the inputs are frozen out of its sight, as
+   wfwatch's front ends freeze their start-up objects). Goal (issue 16):
+   within 2x of native.
 2. **Catch-up from the cache**: the stream stored in an ``EventCache`` as a
    completed session, read by a new hub device from offset 0 through an
    offline ``SessionFeed`` (sqlite blocks decoded on the cache's reader
@@ -380,6 +383,8 @@ async def main(quick: bool, target: int, runs: int, catchup_runs: int) -> Report
 
     print(f"per-device fold, 1 vs 10 reducers, {runs} runs...", flush=True)
     decoded = {label: [decode_raw(item) for item in raw] for label, raw in streams.items()}
+    gc.collect()
+    gc.freeze()  # inputs, as above
     one: dict[str, list[float]] = {label: [] for label in streams}
     ten: dict[str, list[float]] = {label: [] for label in streams}
     for _ in range(runs):
@@ -392,7 +397,10 @@ async def main(quick: bool, target: int, runs: int, catchup_runs: int) -> Report
         row.fold_1_items_per_s = row.items / statistics.median(one[label])
         row.fold_10_cpu_s = statistics.median(ten[label])
         row.fold_10_items_per_s = 10 * row.items / row.fold_10_cpu_s
+    gc.unfreeze()
     del decoded
+    gc.collect()
+    gc.freeze()  # the raw streams again
 
     print(f"catch-up from the cache, {catchup_runs} runs...", flush=True)
     with tempfile.TemporaryDirectory(prefix="wfwatch-framework-bench-") as name:
