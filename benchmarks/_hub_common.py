@@ -1,9 +1,15 @@
-"""Helpers for ``hub_fanout.py``: a worker in its own process, CPU clocks, a bulk stream.
+"""Helpers for the hub benchmarks: a worker in its own process, CPU clocks, a bulk stream,
+and devices on an offline feed.
 
 The worker (agent workflows + activities + :class:`StreamGenerator`) runs in a
 subprocess so the benchmark process's CPU time is the hub's (and its
 devices') alone, and the worker's own CPU (it answers every poll Query and
 Update) can be reported separately.
+
+:func:`offline_feed` and :func:`offline_device` put real hub devices on a
+:class:`~wfwatch.hub.feed.SessionFeed` with no Temporal client, so the hub's
+own delivery path (buffer, sqlite cache blocks) is measured without a server
+(``hub_fanout.py`` in-process fan-out, ``framework_reduce.py`` catch-up).
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ from pathlib import Path
 
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
+
+from wfwatch.hub import Delivery, Device, Join
+from wfwatch.hub.cache import CacheWrite, EventCache
+from wfwatch.hub.codec import RawItem
+from wfwatch.hub.device import FeedSource
+from wfwatch.hub.feed import SessionFeed
 
 with workflow.unsafe.imports_passed_through():
     from wfwatch import events
@@ -137,3 +149,76 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+# --- devices on an offline feed (no Temporal) ---------------------------------------------
+
+
+async def offline_feed(tmp: Path, name: str, cache: EventCache | None = None) -> tuple[SessionFeed, EventCache]:
+    """A feed of session ``name`` with no Temporal client, over ``cache`` (a new sqlite file by default).
+
+    A session the cache holds as completed replays from sqlite, as a new hub
+    serves it; otherwise the stream starts empty and the caller appends to it
+    (the buffer path: everything appended stays retained).
+    """
+    cache = cache or EventCache(tmp / f"{name}.sqlite")
+    stream = await cache.load(name)
+    if stream is None:
+        stream = await cache.reset(name, "epoch-1")
+    feed = SessionFeed(name, client=None, cache=cache, retain=200_000)
+    feed.prepare_offline(stream)
+    return feed, cache
+
+
+async def write_completed(cache: EventCache, name: str, raw: list[RawItem], status: str = "completed") -> None:
+    """Store ``raw`` (contiguous from its first offset) as the whole stream of a session that ended."""
+    stream = await cache.reset(name, "epoch-1")
+    end = raw[-1].offset + 1 if raw else 0
+    await cache.write(stream.key, CacheWrite(items=raw, covered=(raw[0].offset, end) if raw else None))
+    await cache.set_end(stream.key, status, end)
+
+
+class _Owner:
+    """Just enough of a hub for devices reading an offline feed."""
+
+    def _device_moved(self, device: Device) -> None:
+        pass
+
+    def _device_connection(self, device: Device, connected: bool) -> None:
+        pass
+
+    async def _device_closed(self, device: Device) -> None:
+        pass
+
+    async def _resolve(self, device: Device, join: Join) -> int:
+        return 0
+
+
+def offline_device(feed: SessionFeed, index: int, position: int = 0) -> Device:
+    """A hub device reading ``feed`` from ``position``, with the hub's default chunk size."""
+    device = Device(
+        _Owner(),
+        FeedSource(feed),
+        device_id=f"d{index}",
+        name=f"d{index}",
+        session_id=feed.session_id,
+        join=Join("start"),
+        position=position,
+        epoch=feed.epoch,
+        direct=False,
+        chunk_size=4096,
+        auto_ack=True,
+    )
+    feed.attach(device.device_id, device, position)
+    return device
+
+
+async def count_until(device: Device, target: int) -> int:
+    """Records delivered to ``device`` until it reached offset ``target``."""
+    delivered = 0
+    async for event in device:
+        if isinstance(event, Delivery):
+            delivered += len(event.records)
+            if event.next_offset >= target:
+                break
+    return delivered

@@ -43,15 +43,21 @@ from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _hub_common import StreamGenerator, cpu_seconds, percentile, worker_process
+from _hub_common import (
+    StreamGenerator,
+    count_until,
+    cpu_seconds,
+    offline_device,
+    offline_feed,
+    percentile,
+    worker_process,
+)
 
 from wfwatch import events
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES, ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub import DEFAULT_UPSTREAM_MODE, Delivery, Device, EndOfStream, Hub, Join
-from wfwatch.hub.cache import EventCache
 from wfwatch.hub.codec import JSON_ENCODING, RawItem, decode_raw
-from wfwatch.hub.feed import SessionFeed
 from wfwatch.hub.history import history_cost
 from wfwatch.temporal.server import EmbeddedServer
 
@@ -215,60 +221,6 @@ def synthetic(count: int, start: int = 0) -> tuple[list[events.Record], list[Raw
         for offset in range(start, start + count)
     ]
     return [decode_raw(item) for item in raw], raw
-
-
-async def offline_feed(tmp: Path, name: str) -> tuple[SessionFeed, EventCache]:
-    cache = EventCache(tmp / f"{name}.sqlite")
-    stream = await cache.reset(name, "epoch-1")
-    feed = SessionFeed(name, client=None, cache=cache, retain=200_000)  # warm: all of it (the buffer path)
-    feed.prepare_offline(stream)
-    return feed, cache
-
-
-class _Owner:
-    """Just enough of a hub for devices reading an offline feed."""
-
-    def _device_moved(self, device: Device) -> None:
-        pass
-
-    def _device_connection(self, device: Device, connected: bool) -> None:
-        pass
-
-    async def _device_closed(self, device: Device) -> None:
-        pass
-
-    async def _resolve(self, device: Device, join: Join) -> int:
-        return 0
-
-
-def offline_device(feed: SessionFeed, index: int, position: int = 0) -> Device:
-    from wfwatch.hub.device import FeedSource
-
-    device = Device(
-        _Owner(),
-        FeedSource(feed),
-        device_id=f"d{index}",
-        name=f"d{index}",
-        session_id=feed.session_id,
-        join=Join("start"),
-        position=position,
-        epoch=feed.epoch,
-        direct=False,
-        chunk_size=4096,
-        auto_ack=True,
-    )
-    feed.attach(device.device_id, device, position)
-    return device
-
-
-async def count_until(device: Device, target: int) -> int:
-    delivered = 0
-    async for event in device:
-        if isinstance(event, Delivery):
-            delivered += len(event.records)
-            if event.next_offset >= target:
-                break
-    return delivered
 
 
 async def micro(tmp: Path, quick: bool) -> dict[str, Any]:

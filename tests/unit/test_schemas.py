@@ -233,3 +233,22 @@ def test_framework_steps_have_no_made_up_duration(framework: str) -> None:
     # A wfwatch session's own steps keep their measured durations.
     native = reduce([events.Record(0, events.StepFinished(step_id="t1-plan", turn=1, duration_ms=2100.0))])
     assert "2.1s" in render_timeline(native).plain
+
+
+@pytest.mark.parametrize("kind", [["response.created"], {"a": 1}, 7, None])
+def test_a_type_field_that_is_not_a_string_is_an_unknown_item_not_a_crash(kind: Any) -> None:
+    # A generic stream's objects reach detection; a framework topic's reach its schema's fold.
+    for data in ({"type": kind}, {"event_kind": kind}, {"type": kind, "sequence_number": 1}):
+        assert detect(data) is None
+        assert reduce([events.Record(0, events.UnknownItem(topic="orders", data=data))]).lanes == ()
+    for framework, field in (("pydantic_ai", "event_kind"), ("openai_agents", "type")):
+        records = load(f"{framework}_clean")
+        odd = events.Record(
+            len(records), events.UnknownItem(topic="agent-events", data={field: kind, "sequence_number": 9})
+        )
+        view = reduce([*records, odd])
+        assert [o.offset for o in view.odd_items] == [len(records)]
+        assert view.canonical_text() == reduce(records).canonical_text()
+    items = [r for r in load("openai_agents_clean") if r.item.topic == "agent-items"]  # type: ignore[union-attr]
+    odd = events.Record(items[-1].offset + 1, events.UnknownItem(topic="agent-items", data={"type": kind}))
+    assert [o.offset for o in reduce([*items, odd]).odd_items] == [odd.offset]

@@ -36,6 +36,8 @@ class SchemaAdapter(Protocol):
 
     #: The schema's name as shown to users (``"pydantic-ai"``).
     schema: str
+    #: The field its items name their type by (``"type"``, ``"event_kind"``): a known item's ``kind``.
+    type_field: str
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         """The wfwatch events one item stands for; ``None`` when the item's type is not known."""
@@ -58,6 +60,8 @@ def _registry() -> dict[str, tuple[_Detector, type[Any]]]:
 
 #: Schema names :class:`Translator` accepts as an override.
 SCHEMAS: Final = ("openai-agents", "openai-agents-items", "pydantic-ai")
+#: The ``reason`` of an item a schema knew (built once, not per item).
+_KNOWN_REASON: Final = {name: f"{name} event" for name in SCHEMAS}
 
 
 def detect(data: Any) -> str | None:
@@ -103,22 +107,27 @@ class Translator:
         type comes back unchanged but for its ``reason``, with the flag false.
         """
         item = record.item
-        if type(item) is not events.UnknownItem or not isinstance(item.data, dict) or item.topic == events.TOPIC:
+        if type(item) is not events.UnknownItem:
+            return record, False
+        data, topic = item.data, item.topic
+        if not isinstance(data, dict) or topic == events.TOPIC:
             return record, False  # not a framework's JSON object (bytes that are not JSON keep their reason)
-        adapter = self._adapter(item.topic, item.data)
+        # Every item of a stream passes here: the topic's adapter first, detection only for a new topic.
+        adapter = self._adapters.get(topic) or self._adapter(topic, data)
         if adapter is None:
             return record, False
-        derived = adapter.translate(record.offset, item.data)
+        offset = record.offset
+        derived = adapter.translate(offset, data)
         if derived is None:
-            kind = type_of(item.data)
+            kind = type_of(data)
             self.unknown_types[(adapter.schema, kind)] += 1
             reason = f"{adapter.schema} event of a type wfwatch does not know ({kind!r})"
-            return events.Record(record.offset, msgspec.structs.replace(item, kind=kind, reason=reason)), False
+            return events.Record(offset, msgspec.structs.replace(item, kind=kind, reason=reason)), False
         self.translated += 1
-        item = msgspec.structs.replace(
-            item, kind=type_of(item.data), reason=f"{adapter.schema} event", schema=adapter.schema
-        )
-        return events.Record(record.offset, item, derived), True
+        schema = adapter.schema
+        # A known item's type is the string its schema dispatched on.
+        item = msgspec.structs.replace(item, kind=data[adapter.type_field], reason=_KNOWN_REASON[schema], schema=schema)
+        return events.Record(offset, item, derived), True
 
     def _adapter(self, topic: str, data: Any) -> SchemaAdapter | None:
         if topic in self._adapters:
@@ -140,9 +149,16 @@ class Translator:
 
 
 def type_of(data: Any) -> str:
-    """The type a framework item names itself by (its ``type`` or ``event_kind``), or ``""``."""
-    named = events.type_field(data)
-    return named[1] if named is not None else ""
+    """The type a framework item names itself by (its ``type`` or ``event_kind``), or ``""``.
+
+    :func:`wfwatch.events.type_field`'s answer, inlined: it runs for every item of a stream.
+    """
+    if isinstance(data, dict):
+        for key in events.TYPE_FIELDS:
+            found = data.get(key)
+            if isinstance(found, str):
+                return found
+    return ""
 
 
 def text_of(value: Any, limit: int = 1_000_000) -> str:

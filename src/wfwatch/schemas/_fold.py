@@ -116,6 +116,32 @@ class Fold:
             )
         )
 
+    def delta(self, offset: int, text: str, channel: events.Channel | None) -> tuple[Event, ...]:
+        """A streamed piece of the running call (``channel`` ``None``: not text a pane shows).
+
+        Most items of a stream are deltas: this is :meth:`new_call` (only when
+        joined mid-response) plus :meth:`token`, without building a list per item.
+        """
+        call = self.call
+        if call is None or call.closed:  # joined mid-response: the call's start is not ours
+            out: list[Event] = []
+            self.new_call(offset, out)
+            if channel is not None:
+                self.token(out, text, channel)
+            return tuple(out)
+        if not text or channel is None:
+            return ()
+        return (
+            events.TokenDelta(
+                lane=self.lane,
+                turn=self.turn,
+                message_id=call.message_id,
+                attempt=call.attempt,
+                text=text,
+                channel=channel,
+            ),
+        )
+
     def close_call(self, out: list[Event], status: events.Status = "completed", reason: str = "") -> None:
         call = self.call
         if call is None or call.closed:

@@ -32,6 +32,11 @@ SCHEMA: Final = "openai-agents"
 
 _ANSWER: Final = frozenset({"response.output_text.delta", "response.refusal.delta"})
 _REASONING: Final = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+#: Which channel each text delta type streams into.
+_DELTAS: Final[dict[str, events.Channel]] = {
+    **{kind: "answer" for kind in _ANSWER},
+    **{kind: "reasoning" for kind in _REASONING},
+}
 #: Known types that change nothing a pane shows (their content arrives in deltas or at completion).
 _QUIET: Final = frozenset(
     {
@@ -67,6 +72,8 @@ def looks_like(data: Any) -> bool:
 
 class OpenAIAgentsAdapter:
     schema = SCHEMA
+    #: The field an item names its type by.
+    type_field = "type"
 
     def __init__(self, lane: str, turns_before: int = 0) -> None:
         self._fold = Fold(lane, turns_before)
@@ -76,6 +83,11 @@ class OpenAIAgentsAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("type")
+        if not isinstance(kind, str):
+            return None  # a JSON array or object is not hashable: no set lookup
+        channel = _DELTAS.get(kind)
+        if channel is not None:  # most of a stream: checked first
+            return self._fold.delta(offset, text_of(data.get("delta")), channel)
         fold = self._fold
         out: list[Event] = []
         if kind == "response.created":
@@ -88,11 +100,6 @@ class OpenAIAgentsAdapter:
                     fold.enter_lane(self._pending_handoff, out)
                     self._pending_handoff = None
                 fold.new_call(offset, out, name=_model_name(data))
-            return tuple(out)
-        if kind in _ANSWER or kind in _REASONING:
-            if fold.call is None or fold.call.closed:  # joined mid-response
-                fold.new_call(offset, out)
-            fold.token(out, text_of(data.get("delta")), "reasoning" if kind in _REASONING else "answer")
             return tuple(out)
         if kind == "response.completed":
             self._completed(out, _obj(data.get("response")))
@@ -156,7 +163,10 @@ _ITEM_EVENTS: Final = frozenset({"run_item_stream_event", "agent_updated_stream_
 
 def looks_like_items(data: Any) -> bool:
     """An Agents SDK ``StreamEvent`` from ``RunResultStreaming.stream_events()``, published by the app."""
-    return isinstance(data, dict) and data.get("type") in _ITEM_EVENTS and "sequence_number" not in data
+    if not isinstance(data, dict):
+        return False
+    kind = data.get("type")
+    return isinstance(kind, str) and kind in _ITEM_EVENTS and "sequence_number" not in data
 
 
 class OpenAIAgentsItemsAdapter:
@@ -171,6 +181,7 @@ class OpenAIAgentsItemsAdapter:
     """
 
     schema = ITEMS_SCHEMA
+    type_field = "type"
     #: Rides beside a model stream: never the session's own (main) topic.
     auxiliary = True
 
@@ -181,6 +192,8 @@ class OpenAIAgentsItemsAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("type")
+        if not isinstance(kind, str):
+            return None
         agent = text_of(data.get("agent"))
         if self._starting_agent is None and agent:
             self._starting_agent = agent

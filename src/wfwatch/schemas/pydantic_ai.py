@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from wfwatch.events import Event
+from wfwatch.events import Channel, Event
 from wfwatch.schemas import text_of
 from wfwatch.schemas._fold import Fold
 
@@ -51,16 +51,21 @@ _DRAIN_NOTE: Final = (
     "(AgentEventStream drain_timeout, 30 s by default); wfwatch only watches and does not acknowledge"
 )
 #: Part kinds whose text is streamed: answer text and reasoning.
-_CHANNEL: Final = {"text": "answer", "thinking": "reasoning"}
+_CHANNEL: Final[dict[str, Channel]] = {"text": "answer", "thinking": "reasoning"}
 
 
 def looks_like(data: Any) -> bool:
     """A PydanticAI event: an object whose ``event_kind`` is one of the kinds it publishes."""
-    return isinstance(data, dict) and data.get("event_kind") in KINDS
+    if not isinstance(data, dict):
+        return False
+    kind = data.get("event_kind")
+    return isinstance(kind, str) and kind in KINDS  # a JSON array or object is not hashable
 
 
 class PydanticAIAdapter:
     schema = SCHEMA
+    #: The field an item names its type by.
+    type_field = "event_kind"
 
     def __init__(self, lane: str, turns_before: int = 0) -> None:
         self._fold = Fold(lane, turns_before)
@@ -69,6 +74,16 @@ class PydanticAIAdapter:
         if not isinstance(data, dict):
             return None
         kind = data.get("event_kind")
+        if not isinstance(kind, str):
+            return None
+        if kind == "part_delta":  # most of a stream: checked first
+            delta = data.get("delta")
+            if not isinstance(delta, dict):
+                return self._fold.delta(offset, "", None)
+            part_kind = delta.get("part_delta_kind")
+            channel = _CHANNEL.get(part_kind) if isinstance(part_kind, str) else None
+            text = text_of(delta.get("content_delta")) if channel is not None else ""
+            return self._fold.delta(offset, text, channel)
         fold = self._fold
         out: list[Event] = []
         if kind in _MODEL_EVENTS:
@@ -84,14 +99,7 @@ class PydanticAIAdapter:
                 part = _obj(data.get("part"))
                 channel = _CHANNEL.get(str(part.get("part_kind")))
                 if channel is not None:
-                    fold.token(out, text_of(part.get("content")), channel)  # type: ignore[arg-type]
-            elif kind == "part_delta":
-                if call is None or call.closed:  # joined mid-response: the call's start is not ours
-                    call = fold.new_call(offset, out)
-                delta = _obj(data.get("delta"))
-                channel = _CHANNEL.get(str(delta.get("part_delta_kind")))
-                if channel is not None:
-                    fold.token(out, text_of(delta.get("content_delta")), channel)  # type: ignore[arg-type]
+                    fold.token(out, text_of(part.get("content")), channel)
             elif kind == "part_end" and call is not None:
                 call.ended_parts.add(index)
             return tuple(out)
