@@ -54,7 +54,7 @@ LaneIndex = Annotated[int, msgspec.Meta(ge=0, le=MAX_LANE_INDEX)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 
 
-class _Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
+class _Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, gc=False):
     """Fields every event carries.
 
     ``ts`` is the publisher's wall clock (Unix seconds) at publish time; it is
@@ -196,7 +196,7 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
 )
 
 
-class UnknownItem(msgspec.Struct, frozen=True):
+class UnknownItem(msgspec.Struct, frozen=True, gc=False):
     """A well-formed item that is not a wfwatch event we understand.
 
     Another publisher's item, another topic, an event kind from a newer
@@ -214,7 +214,7 @@ class UnknownItem(msgspec.Struct, frozen=True):
     schema: str = ""
 
 
-class InvalidItem(msgspec.Struct, frozen=True):
+class InvalidItem(msgspec.Struct, frozen=True, gc=False):
     """An item on the wfwatch topic whose bytes are not JSON."""
 
     topic: str
@@ -225,7 +225,7 @@ class InvalidItem(msgspec.Struct, frozen=True):
 Decoded = Event | UnknownItem | InvalidItem
 
 
-class Record(msgspec.Struct, frozen=True):
+class Record(msgspec.Struct, frozen=True, gc=False):
     """One log position as a reader sees it: the offset and what sits there.
 
     ``derived`` holds the wfwatch events an item in another framework's
