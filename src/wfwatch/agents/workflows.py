@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
     )
     from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
+    from wfwatch.stream.reader import OFFSET_QUERY
 
 SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
 TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
@@ -83,6 +84,9 @@ class AgentSession:
         # handler up when the signal's task runs, after __init__ returns.
         self._accept_publish = workflow.get_signal_handler(PUBLISH_SIGNAL)
         workflow.set_signal_handler(PUBLISH_SIGNAL, self._on_publish)
+        # The head is offered only as the stream's offset Query: call its handler
+        # (public workflow API and a wire name) rather than the SDK's private method.
+        self._stream_offset = workflow.get_query_handler(OFFSET_QUERY)
 
     def _on_publish(self, batch: PublishInput) -> None:
         """Refuse batches written for an earlier workflow under this id.
@@ -151,8 +155,9 @@ class AgentSession:
 
     @property
     def head(self) -> int:
-        """The offset the next item will get (the SDK offers it only as a Query)."""
-        return self.stream._on_offset()
+        """The offset the next item will get."""
+        assert self._stream_offset is not None
+        return int(self._stream_offset())
 
     # --- the session --------------------------------------------------------
 
@@ -368,8 +373,7 @@ class AgentSession:
         budget = self.input.carry_log_bytes
 
         def build(stream_state: WorkflowStreamState) -> list[SessionInput]:
-            _trim_log(stream_state, budget)
-            return [_replace_input(self.input, stream_state, carried)]
+            return [_replace_input(self.input, _trim_log(self.stream, stream_state, budget), carried)]
 
         await self.stream.continue_as_new(build)
 
@@ -379,8 +383,12 @@ class AgentSession:
         self.topic.publish(event_payload(event))
 
 
-def _trim_log(state: WorkflowStreamState, budget: int) -> None:
-    """Keep the newest items whose wire size fits ``budget``; advance the base."""
+def _trim_log(stream: WorkflowStream, state: WorkflowStreamState, budget: int) -> WorkflowStreamState:
+    """Keep the newest items whose wire size fits ``budget``: the state to carry.
+
+    The older items go through the SDK's ``truncate()``, so the base offset
+    follows its rules, not a copy of them.
+    """
     kept = 0
     size = 0
     for item in reversed(state.log):
@@ -389,9 +397,10 @@ def _trim_log(state: WorkflowStreamState, budget: int) -> None:
             break
         kept += 1
     dropped = len(state.log) - kept
-    if dropped:
-        state.log = state.log[dropped:]
-        state.base_offset += dropped
+    if not dropped:
+        return state
+    stream.truncate(state.base_offset + dropped)
+    return stream.get_state()
 
 
 def _replace_input(input: SessionInput, stream_state: WorkflowStreamState, carried: CarriedState) -> SessionInput:
