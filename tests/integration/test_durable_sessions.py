@@ -140,6 +140,7 @@ def prefix_checker(expected: dict[str, str]) -> Callable[[SessionView], None]:
 # --- 1. retry canonicalization ------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_retried_llm_call_is_canonical_for_live_late_and_mid_retry_devices(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
@@ -218,6 +219,7 @@ async def test_retried_llm_call_is_canonical_for_live_late_and_mid_retry_devices
 # --- 2. a SIGKILLed worker ---------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_worker_sigkilled_mid_answer_then_restarted(
     client: Client, task_queue: str, temporal_server: EmbeddedServer
 ) -> None:
@@ -504,6 +506,7 @@ async def test_turn_offsets_locate_a_turn_queued_while_busy(client: Client, task
     await live.finish()
 
 
+@pytest.mark.slow
 async def test_scripted_hard_crash_fault_kills_the_worker_and_the_session_recovers(
     client: Client, task_queue: str, temporal_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -227,6 +227,7 @@ async def test_unknown_workflow_is_a_clear_error(client: Client) -> None:
             pass
 
 
+@pytest.mark.slow
 async def test_head_query_without_a_worker_fails_in_bounded_time_with_a_reason(client: Client, task_queue: str) -> None:
     # No worker fixture: nobody polls this queue, so nobody can answer the query.
     handle = await start_session(client, task_queue, messages=["anyone?"])
