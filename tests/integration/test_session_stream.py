@@ -21,7 +21,9 @@ from wfwatch.stream.publisher import EventPublisher
 from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, StreamReadError, read_all
 
 
-async def start_session(client: Client, task_queue: str, **fields: object) -> WorkflowHandle[AgentSession, object]:
+async def start_session(
+    client: Client, task_queue: str, **fields: object
+) -> WorkflowHandle[AgentSession, SessionResult]:
     fields.setdefault("idle_timeout", 0.5)
     spec = SessionInput(**fields)  # type: ignore[arg-type]
     return await client.start_workflow(AgentSession.run, spec, id=f"session-{uuid.uuid4()}", task_queue=task_queue)
