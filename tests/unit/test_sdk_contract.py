@@ -1,10 +1,10 @@
 """What wfwatch relies on in ``temporalio.contrib.workflow_streams``, checked against the installed SDK.
 
 The module is experimental, and wfwatch speaks its protocol without its client:
-the reader and publisher copy its wire names and error types, the session
-guards its publish handler, calls its offset Query handler and carries its
-state across continue-as-new. None of that is public API, so an SDK upgrade
-could change it without a type error. These tests fail that day; the
+the reader and publisher copy its wire names and error types; the session
+guards its publish and poll handlers (copying the poll validator), calls its
+offset Query handler and carries its state across continue-as-new. None of
+that is public API, so an SDK upgrade could change it without a type error. These tests fail that day; the
 ``temporalio`` pin in pyproject.toml allows only the release they passed on.
 """
 
@@ -32,6 +32,7 @@ from temporalio.contrib.workflow_streams import _stream as sdk_stream
 from temporalio.contrib.workflow_streams import _topic_handle as sdk_topic_handle
 from temporalio.contrib.workflow_streams import _types as sdk_types
 
+from wfwatch.agents import workflows
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub.codec import raw_from_wire
 from wfwatch.stream import publisher, reader
@@ -47,6 +48,20 @@ def test_error_types_are_the_sdks() -> None:
     """The reader tells a truncated offset and a draining run apart by these ``ApplicationError`` types."""
     assert reader._TRUNCATED == sdk_types.TRUNCATED_OFFSET_ERROR_TYPE
     assert reader._DRAINING == sdk_types.STREAM_DRAINING_ERROR_TYPE
+    # The session's own poll validator raises it, so readers retry on the next run.
+    assert workflows.STREAM_DRAINING == sdk_types.STREAM_DRAINING_ERROR_TYPE
+
+
+def test_the_sdks_poll_validator_has_only_the_rule_the_session_copies() -> None:
+    """The session replaces the poll Update handler, and with it the SDK's validator (no polls while detaching).
+
+    The names the validator's code uses are its rules: a new one here is a rule the session's copy lacks.
+    """
+    assert set(WorkflowStream._validate_poll.__code__.co_names) == {
+        "_detaching",
+        "ApplicationError",
+        "STREAM_DRAINING_ERROR_TYPE",
+    }
 
 
 def _fields(cls: type[Any]) -> dict[str, Any]:
@@ -122,8 +137,12 @@ TTL = timedelta(seconds=900)
             WorkflowTopicHandle.publish,
             [("self", POSITIONAL, EMPTY, EMPTY), ("value", POSITIONAL, sdk_topic_handle.T | Payload, EMPTY)],
         ),
-        # Private: the session's guard calls the publish handler it replaced with one batch,
-        # and its ``head`` calls the offset Query's handler with nothing.
+        # Private: the session's guards call the publish and poll handlers they replaced with one
+        # batch or request, and its ``head`` calls the offset Query's handler with nothing.
+        (
+            WorkflowStream._on_poll,
+            [("self", POSITIONAL, EMPTY, EMPTY), ("payload", POSITIONAL, PollInput, EMPTY)],
+        ),
         (
             WorkflowStream._on_publish,
             [("self", POSITIONAL, EMPTY, EMPTY), ("payload", POSITIONAL, PublishInput, EMPTY)],
@@ -137,16 +156,19 @@ def test_stream_methods_used(function: Callable[..., Any], expected: list[tuple[
 
 
 def test_handlers_the_session_calls_are_synchronous() -> None:
-    """The guard calls the SDK's publish handler and ``head`` its offset handler without awaiting.
+    """The guards call the SDK's publish handler and ``head`` its offset handler without awaiting; the poll guard awaits.
 
     An async handler would return an unawaited coroutine there: batches lost, a wrong head.
     """
     assert not inspect.iscoroutinefunction(WorkflowStream._on_publish)
     assert not inspect.iscoroutinefunction(WorkflowStream._on_offset)
     assert get_type_hints(WorkflowStream._on_offset)["return"] is int
-    assert inspect.iscoroutinefunction(WorkflowStream.continue_as_new)
-    # The guard stands in for the SDK's handler, so the converter must decode the same type for it.
+    assert inspect.iscoroutinefunction(WorkflowStream._on_poll)
+    assert get_type_hints(WorkflowStream._on_poll)["return"] is PollResult
+    # The guards stand in for the SDK's handlers, so the converter must decode the same types for them.
     assert _signature(AgentSession._on_publish)[1][2] is PublishInput
+    assert _signature(AgentSession._on_poll)[1][2] is PollInput
+    assert get_type_hints(AgentSession._on_poll)["return"] is PollResult
 
 
 def test_wire_items_are_base64_payloads_both_ways() -> None:

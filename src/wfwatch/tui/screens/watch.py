@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input
 
 from wfwatch.hub import Join
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
 from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.footer import StableFooter
@@ -66,7 +67,7 @@ class WatchScreen(Screen[None]):
         yield StableFooter()
 
     def on_mount(self) -> None:
-        self.title = self.session_id
+        self.title = one_line(self.session_id)  # a workflow id: no escapes, no bidi, one line
         self.query_one("#prompt").display = False
         self.query_one(DevicesPanel).display = False
         self._prompt_purpose = "message"
@@ -207,7 +208,7 @@ class WatchScreen(Screen[None]):
         try:
             join = parse_join(text)
         except ValueError as err:
-            self.notify(str(err), severity="error")
+            self.notify(sanitize(str(err)), severity="error", markup=False)
             return
         if pane is not None:
             pane.connect(join)

@@ -20,18 +20,19 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from wfwatch import events
 from wfwatch.events import MAIN_LANE
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
 from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceOpened, DeviceRecords
 from wfwatch.tui.widgets.lane import LaneColumn
-from wfwatch.tui.widgets.raw_log import RawLog
+from wfwatch.tui.widgets.raw_log import GapRow, RawLog, Row
 from wfwatch.tui.widgets.timeline import Timeline
 
 UPSTREAM_CHECK_INTERVAL = 0.5
-RAW_KEEP = 2000
+#: Records a pane keeps for its raw view (all of them reachable by scrolling); older ones are
+#: reached by joining at an offset.
+RAW_KEEP = 20_000
 
 
 @dataclass
@@ -65,8 +66,9 @@ class Pane(Vertical):
         self.device_name = device_name
         self.join = join
         self._open_device = open_device
-        self.reducer = Reducer()
-        self.records: deque[events.Record] = deque(maxlen=RAW_KEEP)
+        self.reducer = _reducer_for(join)
+        self.records: deque[Row] = deque(maxlen=RAW_KEEP)
+        self._rows_seen = 0
         self.stats = PaneStats()
         self.raw_mode = False
         self._dirty = True
@@ -79,6 +81,7 @@ class Pane(Vertical):
         self._next_offset: int | None = None
         self._upstream_checked = 0.0
         self._odd_items = 0
+        self._schemas = ""
         self._generic = False
         self._shown_header = Text()
 
@@ -108,8 +111,11 @@ class Pane(Vertical):
             # An explicit join is a new position: the pane shows what the
             # device receives from there, not a splice onto what it had.
             self.join = join
-            self.reducer = Reducer()
+            self.reducer = _reducer_for(join)
             self.records.clear()
+            self._rows_seen = 0
+            if join.mode != "live" and self._raw.is_mounted:
+                self._raw.start_at_top()
             self.stats = PaneStats(head=self.stats.head)
             self._rate_window.clear()
             self._next_offset = None
@@ -138,8 +144,9 @@ class Pane(Vertical):
                             "nothing to show until the stream gets there"
                         )
                 elif isinstance(result, DeviceRecords):
-                    self.reducer.feed(result.records)
-                    self.records.extend(result.records)
+                    # As applied: a framework's items come back with the events they stand for.
+                    self.records.extend(self.reducer.feed(result.records))
+                    self._rows_seen += len(result.records)
                     self.stats.received += len(result.records)
                     self.stats.head = max(self.stats.head, result.head)
                     self._next_offset = result.next_offset
@@ -147,11 +154,8 @@ class Pane(Vertical):
                     self.stats.error = ""
                 elif isinstance(result, DeviceGap):
                     self.stats.gaps += 1
-                    self.records.append(
-                        events.Record(
-                            result.start, events.UnknownItem(topic="", reason=f"gap {result.start}..{result.end - 1}")
-                        )
-                    )
+                    self.records.append(GapRow(result.start, result.end))
+                    self._rows_seen += 1
                     self._next_offset = result.end
                 elif isinstance(result, DeviceEnd):
                     self.stats.state = "ended"
@@ -199,6 +203,7 @@ class Pane(Vertical):
         self._dirty = False
         view = self.reducer.view()
         self._odd_items = len(view.odd_items)
+        self._schemas = ", ".join(sorted({schema for _, schema in view.schemas}))
         self._generic = generic = is_generic(view)
         self._show_header()
         show_raw = self.raw_mode or generic
@@ -209,7 +214,7 @@ class Pane(Vertical):
         if self._timeline.display == generic:
             self._timeline.display = not generic  # a foreign stream has no steps to show
         if show_raw:
-            self._raw.show(list(self.records), view, generic=generic)
+            self._raw.show(self.records, view, generic=generic, dropped=self._rows_seen - len(self.records))
         else:
             self._show_lanes(view)
         self._timeline.show(view)
@@ -260,6 +265,8 @@ class Pane(Vertical):
         # A dropped device cannot know how far the head moved: say so rather than "lag 0".
         head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
         text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}")
+        if self._schemas:
+            text.append(f"  {self._schemas}", style="cyan")
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
         if self._odd_items and not self._generic:
@@ -267,6 +274,11 @@ class Pane(Vertical):
         if self.stats.error:
             text.append(f"  {self.stats.error}", style="red")
         return text
+
+
+def _reducer_for(join: Join) -> Reducer:
+    """A framework's turns are counted by folding its stream: a pane joining at turn N starts at N."""
+    return Reducer(turns_before=join.turn - 1 if join.mode == "turn" and join.turn else 0)
 
 
 def is_generic(view: SessionView) -> bool:

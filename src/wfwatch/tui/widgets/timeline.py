@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wfwatch.reducer import SessionView
-from wfwatch.text import sanitize
+from wfwatch.text import one_line
 
 _ICON = {"running": ("▶", "yellow"), "completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "magenta")}
 MAX_STEPS = 6
@@ -18,7 +18,7 @@ def render_timeline(view: SessionView) -> Text:
         icon, style = _ICON.get(step.status, ("?", ""))
         duration = f"{step.duration_ms / 1000:.1f}s" if step.duration_ms is not None else "…"
         text.append(f"{icon} ", style=style)
-        text.append(sanitize(f"t{step.turn} {step.lane}/{step.name}"))
+        text.append(one_line(f"t{step.turn} {step.lane}/{step.name}"))  # a name cannot add a fake step
         text.append(f"  {duration}\n", style="dim")
     if not view.steps:
         text.append("no steps yet", style="dim")
