@@ -121,6 +121,7 @@ async def test_a_close_received_just_before_a_rollover_still_closes_the_session(
     assert result.runs >= info.runs
 
 
+@pytest.mark.timeout(600)  # its own bounds (240 s + 120 s) come first, with their messages
 async def test_fast_model_of_50k_tokens_never_wedges_the_session(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
