@@ -13,24 +13,26 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from wfwatch import events, paths
+from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 from wfwatch.schemas import SCHEMAS, Translator
-from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
+from wfwatch.temporal.connect import ConnectionOptions
 from wfwatch.text import INVISIBLE_RANGES, one_line, sanitize
 
 T = TypeVar("T")
 
 
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; Ctrl-C exits quietly with status 130."""
+    """Run a coroutine; Ctrl-C exits quietly with status 130, a connection error is one ``Error:`` line."""
     try:
-        return asyncio.run(_as_coroutine(coro_factory))
+        with click_errors():
+            return asyncio.run(_as_coroutine(coro_factory))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
@@ -76,8 +78,16 @@ async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
 @click.group(invoke_without_command=True)
 @click.version_option(package_name="wfwatch")
 @add_connection_options
+@click.option(
+    "--bridge",
+    "bridges",
+    multiple=True,
+    metavar="URL",
+    help="A `wfwatch serve` replica whose devices (browser viewers) the devices panel lists too; repeatable. "
+    "Its token, if any, comes from WFWATCH_TOKEN.",
+)
 @click.pass_context
-def main(ctx: click.Context, /, **conn: Any) -> None:
+def main(ctx: click.Context, /, bridges: tuple[str, ...] = (), **conn: Any) -> None:
     """Watch AI agents streaming from Temporal workflows.
 
     Without a command, opens the dashboard against the Temporal server given
@@ -87,16 +97,18 @@ def main(ctx: click.Context, /, **conn: Any) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if ctx.invoked_subcommand is None:
         options = options_from_click(conn)
-        _run(lambda: _dashboard(options))
+        _run(lambda: _dashboard(options, bridges))
 
 
-async def _dashboard(options: ConnectionOptions) -> None:
+async def _dashboard(options: ConnectionOptions, bridges: Sequence[str] = ()) -> None:
+    from wfwatch.hub.remote import RemoteDevices
     from wfwatch.logs import log_to_file
     from wfwatch.tui.app import WfwatchApp
 
     log_to_file()
-    client = await connect(options)
-    await WfwatchApp(client).run_async()
+    client = await connect_from_cli(options)
+    remote = RemoteDevices(bridges, token=os.environ.get("WFWATCH_TOKEN") or None) if bridges else None
+    await WfwatchApp(client, remote=remote).run_async()
 
 
 @main.command()
@@ -117,6 +129,7 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from wfwatch.agents.frameworks.demo import framework_sessions
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
     from wfwatch.agents.worker import create_worker
+    from wfwatch.temporal.running_demo import RunningDemo, advertise
     from wfwatch.temporal.server import EmbeddedServer
 
     if not headless:
@@ -135,18 +148,22 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         click.echo(f"server at {server.address} in {server.startup_seconds:.2f}s", err=True)
         if server.ui_url:
             click.echo(f"Temporal UI: {server.ui_url}", err=True)
+        # Other wfwatch commands (`wfwatch tail demo-live` in a second shell) find this server by default.
+        running = RunningDemo(server.address, server.namespace, os.getpid(), server.ui_url)
         client = await Client.connect(server.address, namespace=server.namespace)
         async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
             ids = [*await start_demo_sessions(client), *frameworks.session_ids]
             for line in frameworks.skipped:
                 click.echo(line, err=True)
             click.echo("demo sessions: " + ", ".join(ids), err=True)
-            if headless:
-                await _headless(client, ids, seconds)
-            else:
-                from wfwatch.tui.app import WfwatchApp
+            # Said once the sessions exist, so a command that finds the server finds them too.
+            with advertise(running):
+                if headless:
+                    await _headless(client, ids, seconds)
+                else:
+                    from wfwatch.tui.app import WfwatchApp
 
-                await WfwatchApp(client, open_session=ids[0]).run_async()
+                    await WfwatchApp(client, open_session=ids[0]).run_async()
 
 
 async def _headless(client: Any, ids: list[str], seconds: float) -> None:
@@ -220,9 +237,26 @@ async def _tail(
     # stderr carries one line when tail fails; the reader's retry warnings (and
     # Temporal core's) go to the log file, so an outage is not ten lines of noise.
     log_to_file(level=logging.WARNING)
-    client = await connect(options)
+    client = await connect_from_cli(options)
     # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
-    reader = StreamReader(client, workflow_id, from_offset=from_offset, mode=mode, catch_up_by_query=True)  # type: ignore[arg-type]
+    told_waiting = False
+
+    def say_waiting(offset: int, head: int) -> None:
+        """A tail beyond the head of a running stream waits; one line on stderr says for what."""
+        nonlocal told_waiting
+        told_waiting = True
+        click.echo(
+            f"waiting for offset {offset} (head {head}): nothing is printed until the stream gets there", err=True
+        )
+
+    reader = StreamReader(
+        client,
+        workflow_id,
+        from_offset=from_offset,
+        mode=mode,  # type: ignore[arg-type]
+        catch_up_by_query=True,
+        on_beyond_head=say_waiting,
+    )
     out = sys.stdout
     try:
         if live:
@@ -248,6 +282,10 @@ async def _tail(
                     f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n",
                 )
             elif isinstance(result, End):
+                if result.next_offset < from_offset and not live and not told_waiting:
+                    click.echo(
+                        f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True
+                    )
                 _emit(
                     out,
                     as_json,
@@ -364,7 +402,7 @@ async def _worker(options: ConnectionOptions, task_queue: str | None) -> None:
     from wfwatch.agents.shared import TASK_QUEUE
     from wfwatch.agents.worker import create_worker
 
-    client = await connect(options)
+    client = await connect_from_cli(options)
     queue = task_queue or TASK_QUEUE
     click.echo(f"worker polling {queue!r} on {client.service_client.config.target_host}", err=True)
     await create_worker(client, queue).run()
@@ -436,7 +474,7 @@ async def _start(options: ConnectionOptions, workflow_id: str, spec: Any, task_q
     from wfwatch.agents.shared import TASK_QUEUE
     from wfwatch.agents.workflows import AgentSession
 
-    client = await connect(options)
+    client = await connect_from_cli(options)
     await client.start_workflow(AgentSession.run, spec, id=workflow_id, task_queue=task_queue or TASK_QUEUE)
     click.echo(workflow_id)
 
@@ -452,7 +490,7 @@ def send(ctx: click.Context, /, workflow_id: str, text: str, **conn: Any) -> Non
     async def go() -> None:
         from wfwatch.steering import SteeringError, send_message
 
-        client = await connect(_options(ctx, conn))
+        client = await connect_from_cli(_options(ctx, conn))
         try:
             result = await send_message(client, workflow_id, text)
         except SteeringError as err:
@@ -472,7 +510,7 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
     async def go() -> None:
         from wfwatch.steering import SteeringError, cancel_turn
 
-        client = await connect(_options(ctx, conn))
+        client = await connect_from_cli(_options(ctx, conn))
         try:
             await cancel_turn(client, workflow_id)
         except SteeringError as err:
@@ -484,9 +522,18 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
 
 @main.command()
 def info() -> None:
-    """Where wfwatch keeps its files."""
+    """Where wfwatch keeps its files, and the server of a running `wfwatch demo`."""
+    from wfwatch.temporal.running_demo import running_demo
+
     for name, path in paths.all_paths().items():
-        click.echo(f"{name:<14} {path}")
+        click.echo(f"{name:<16} {path}")
+    demo = running_demo()
+    if demo is None:
+        click.echo(f"{'demo server':<16} not running")
+        return
+    click.echo(f"{'demo server':<16} {demo.address} namespace {demo.namespace} (pid {demo.pid}; used by default)")
+    if demo.ui_url:
+        click.echo(f"{'demo web ui':<16} {demo.ui_url}")
 
 
 def _register_serve() -> None:

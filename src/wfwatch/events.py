@@ -97,7 +97,8 @@ class StepStarted(_Event, tag="step_started", frozen=True):
 class StepFinished(_Event, tag="step_finished", frozen=True):
     step_id: str
     status: Status = "completed"
-    duration_ms: NonNegative = 0.0
+    #: ``None`` when the publisher did not measure it (a framework's stream carries no times).
+    duration_ms: NonNegative | None = 0.0
     reason: str = ""
 
 

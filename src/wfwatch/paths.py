@@ -48,6 +48,11 @@ def server_db() -> Path:
     return data_dir() / "temporal-dev.db"
 
 
+def demo_server() -> Path:
+    """Where a running ``wfwatch demo`` says which server it runs (removed when it stops)."""
+    return data_dir() / "demo-server.json"
+
+
 def server_log() -> Path:
     path = log_dir() / "temporal-server.log"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from wfwatch.agents.workflows import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, TURN_ATTR
+from wfwatch.contract import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, SESSION_WORKFLOW_TYPE, TURN_ATTR, SessionInfo
 from wfwatch.hub.results import KnownHead
 
 DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
@@ -48,7 +48,7 @@ class SessionRow:
 
     @property
     def is_wfwatch(self) -> bool:
-        return self.workflow_type == "AgentSession"
+        return self.workflow_type == SESSION_WORKFLOW_TYPE
 
 
 async def list_sessions(client: Client, query: str = "", *, limit: int = 200) -> list[SessionRow]:
@@ -140,8 +140,6 @@ class TurnNotFound(Exception):
 
 async def turn_start_offset(client: Client, workflow_id: str, turn: int) -> int:
     """The offset where ``turn`` began, from the session's ``info`` query."""
-    from wfwatch.agents.shared import SessionInfo
-
     try:
         info: SessionInfo = await client.get_workflow_handle(workflow_id).query("info", result_type=SessionInfo)
     except RPCError as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -231,20 +232,26 @@ async def test_tail_of_a_workflow_without_a_stream_says_so(
 
 
 async def test_tail_from_beyond_the_head_of_a_closed_session_ends_cleanly(
-    temporal_server: EmbeddedServer, finished_session: str, tmp_path: Path, fault_result: FaultResult
+    temporal_server: EmbeddedServer, client: Client, finished_session: str, tmp_path: Path, fault_result: FaultResult
 ) -> None:
     fault_result.scenario = "bad input: --from beyond the head (closed session)"
     fault_result.what = "wfwatch tail <completed session> --from 100000 [--json]"
-    fault_result.checked = "exit 0 both ways, empty stderr, only the end line (text and JSON)"
+    fault_result.checked = (
+        "exit 0 both ways, one stderr line saying the offset is beyond the head, "
+        "only the end line, naming the real head (text and JSON)"
+    )
     text = await run_cli(tmp_path, "tail", finished_session, "--address", temporal_server.address, "--from", "100000")
     as_json = await run_cli(
         tmp_path, "tail", finished_session, "--address", temporal_server.address, "--from", "100000", "--json"
     )
     fault_result.count(exit_code=text.code or 0, json_exit_code=as_json.code or 0)
     assert text.code == 0 and as_json.code == 0, (text, as_json)
-    assert b"[end: workflow completed" in text.stdout and not text.stderr.strip()
+    records, _, _ = await read_all(client, finished_session, timeout=30)
+    head = len(records)
+    assert text.stdout.strip() == f"[end: workflow completed; next offset {head}]".encode()
+    assert text.err_lines == [f"offset 100000 is beyond the head ({head}) of the stream"], text.stderr
     lines = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert lines == [{"end": "completed", "next_offset": 100000}]
+    assert lines == [{"end": "completed", "next_offset": head}]
 
 
 async def _tail_beyond_running_head(client: Client, module_queue: str, home: Path) -> tuple[CliRun, bool, float]:
@@ -272,14 +279,16 @@ async def test_tail_from_beyond_the_head_of_a_running_session_waits_without_cras
     fault_result.scenario = "bad input: --from beyond the head (running session)"
     fault_result.what = "wfwatch tail <running session> --from 100000, then the session completes"
     fault_result.checked = (
-        "still waiting after 2 s, exits within 30 s of the completion, no traceback, <= 1 stderr line"
+        "still waiting after 2 s, exits within 30 s of the completion, no traceback, "
+        "one stderr line: waiting for offset N (head M)"
     )
     run, waited, _ = await _tail_beyond_running_head(client, module_queue, tmp_path)
     fault_result.count(waited=int(waited), exit_code=run.code if run.code is not None else "hung")
     fault_result.notes.extend(run.err_lines)
     assert waited, "tail exited while the session was still running"
     assert run.code is not None, "tail still waiting 30 s after the session completed"
-    assert b"Traceback" not in run.stderr and len(run.err_lines) <= 1, run.stderr
+    assert b"Traceback" not in run.stderr and len(run.err_lines) == 1, run.stderr
+    assert re.fullmatch(r"waiting for offset 100000 \(head \d+\): .*", run.err_lines[0]), run.err_lines
     assert not run.stdout.strip() or b"[end:" in run.stdout
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +15,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from wfwatch import paths
+from wfwatch.cli_options import add_connection_options, click_errors, options_from_click
 from wfwatch.temporal.connect import (
     ConnectError,
     ConnectionOptions,
-    add_connection_options,
     connect,
     describe,
-    options_from_click,
     resolve,
 )
+from wfwatch.temporal.running_demo import RunningDemo, advertise, running_demo
 
 SECRET = "sk-live-0123456789abcdefWXYZ"
 
@@ -263,11 +268,69 @@ def test_click_options_round_trip(tmp_path: Path) -> None:
     assert seen[-1].tls is True
 
 
-def test_connect_error_is_a_click_exception() -> None:
+def test_connect_error_is_the_connection_layers_own_and_the_cli_prints_it_in_one_line() -> None:
+    """The connection layer knows nothing of click; only the CLI turns its errors into ``Error:`` exits."""
+    assert not isinstance(ConnectError("x"), click.ClickException)
+
     @click.command()
     def cmd() -> None:
-        raise ConnectError("cannot reach Temporal at x:1\n(details)")
+        with click_errors():
+            raise ConnectError("cannot reach Temporal at x:1\n(details)")
 
     result = CliRunner().invoke(cmd, [])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: cannot reach Temporal at x:1 (details)"
+
+
+# --- a running `wfwatch demo` ------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningDemo]:
+    """A demo's state file naming this (live) process, under a private WFWATCH_HOME."""
+    monkeypatch.setenv("WFWATCH_HOME", str(tmp_path / "home"))
+    demo = RunningDemo(address="127.0.0.1:45678", namespace="default", pid=os.getpid())
+    with advertise(demo):
+        yield demo
+
+
+def test_a_running_demo_is_used_when_nothing_says_where(demo_running: RunningDemo) -> None:
+    resolved = resolve(ConnectionOptions(), env={})
+    assert (resolved.address, resolved.namespace, resolved.demo_pid) == ("127.0.0.1:45678", "default", os.getpid())
+    assert resolved.tls is False and resolved.api_key is None
+    assert f"wfwatch-demo-pid={os.getpid()}" in describe(resolved)
+    # A namespace alone does not name a server: the demo's, in that namespace.
+    assert resolve(ConnectionOptions(namespace="other"), env={}).namespace == "other"
+    assert resolve(ConnectionOptions(), env={"TEMPORAL_NAMESPACE": "env-ns"}).namespace == "env-ns"
+
+
+def test_explicit_flags_and_environment_win_over_a_running_demo(
+    demo_running: RunningDemo, config_file: Path, empty_config: Path
+) -> None:
+    assert resolve(ConnectionOptions(address="h:1"), env={}).address == "h:1"
+    assert resolve(ConnectionOptions(config_file=empty_config), env={"TEMPORAL_ADDRESS": "env:2"}).address == "env:2"
+    assert resolve(ConnectionOptions(config_file=empty_config), env={}).demo_pid is None
+    assert resolve(ConnectionOptions(profile="prod", config_file=config_file), env={}).address == "prod.example:7233"
+    prod = resolve(ConnectionOptions(config_file=config_file), env={"TEMPORAL_PROFILE": "prod"})
+    assert prod.address == "prod.example:7233" and prod.demo_pid is None
+    assert resolve(ConnectionOptions(api_key="k"), env={}).demo_pid is None
+    assert resolve(ConnectionOptions(tls=True), env={}).demo_pid is None
+    assert resolve(ConnectionOptions(), env={}, find_demo=False).demo_pid is None
+
+
+def test_a_demo_whose_process_is_gone_is_ignored_and_a_stopped_one_removes_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WFWATCH_HOME", str(tmp_path / "home"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = RunningDemo(address="127.0.0.1:1", namespace="default", pid=int(gone.stdout))
+    with advertise(dead) as path:
+        assert path == paths.demo_server() and path.exists()
+        assert running_demo() is None
+        assert resolve(ConnectionOptions(), env={}).address == "localhost:7233"
+    live = RunningDemo(address="127.0.0.1:2", namespace="default", pid=os.getpid())
+    with advertise(live) as path:
+        assert running_demo() == live
+    assert not path.exists() and running_demo() is None
+    path.write_text("{not json", encoding="utf-8")
+    assert running_demo() is None

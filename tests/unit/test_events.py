@@ -113,6 +113,10 @@ def _strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
         return st.booleans()
     if isinstance(t, mi.LiteralType):
         return st.sampled_from(t.values)
+    if isinstance(t, mi.NoneType):
+        return st.none()
+    if isinstance(t, mi.UnionType):
+        return st.one_of([_strategy_for(member) for member in t.types])
     raise AssertionError(f"no strategy for {t!r}; extend the test")
 
 

@@ -22,6 +22,11 @@ NON_UI = sorted(
     for module in pkgutil.walk_packages(wfwatch.__path__, "wfwatch.")
     if not (name := module.name).startswith("wfwatch.tui")
 )
+TUI = sorted(
+    module.name
+    for module in pkgutil.walk_packages(wfwatch.__path__, "wfwatch.")
+    if module.name.startswith("wfwatch.tui")
+)
 PURE = ["wfwatch.events", "wfwatch.reducer", "wfwatch.text"]
 
 
@@ -104,3 +109,39 @@ def test_every_runtime_dependency_is_used() -> None:
 
 def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+#: The command-line modules: the only ones that may use click (the CLI toolkit).
+CLI_MODULES = {"wfwatch.cli", "wfwatch.cli_options", "wfwatch.bridge.cli", "wfwatch.bridge.__main__"}
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(Path(wfwatch.__file__).parent.parent).with_suffix("")
+    return ".".join(part for part in relative.parts if part != "__init__")
+
+
+def test_only_the_command_line_imports_click() -> None:
+    """Connections, steering, the hub and the dashboard raise their own errors; the CLI turns them into click's.
+
+    Checked by name (uvicorn itself loads click, so ``sys.modules`` cannot tell).
+    """
+    src = Path(wfwatch.__file__).parent
+    users = {
+        _module_name(path) for path in src.rglob("*.py") if any(n.split(".")[0] == "click" for n in _imports(path))
+    }
+    assert "wfwatch.cli" in users
+    assert users <= CLI_MODULES, f"{sorted(users - CLI_MODULES)} import click: raise an error of their own instead"
+
+
+def test_the_dashboard_and_the_library_layers_never_load_the_demo_agent() -> None:
+    """What they share with a session (markers, handler names, result types) is in ``wfwatch.contract``.
+
+    Only the CLI (``demo``, ``worker``, ``start``) may load the demo agent, and it does so lazily.
+    """
+    layers = [m for m in sorted({*NON_UI, *TUI}) if not m.startswith("wfwatch.agents") and m != "wfwatch.cli"]
+    assert {"wfwatch.tui.services", "wfwatch.steering", "wfwatch.sessions", "wfwatch.bridge.app"} <= set(layers)
+    code = "import sys\n" + "".join(f"import {m}\n" for m in layers)
+    code += "print(sorted(m for m in sys.modules if m.startswith('wfwatch.agents')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"the demo agent is loaded by a library or dashboard module: {out.strip()}"
+    assert "wfwatch.agents" not in _imported_after("wfwatch.cli")

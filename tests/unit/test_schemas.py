@@ -220,3 +220,16 @@ def test_other_streams_stay_generic() -> None:
         assert not known and translated == record
     view = reduce([events.Record(0, events.UnknownItem(topic="orders", data={"kind": "received"}))])
     assert view.lanes == () and len(view.odd_items) == 1
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_framework_steps_have_no_made_up_duration(framework: str) -> None:
+    """The streams carry no times: a finished step says nothing about its length, not '0.0s'."""
+    from wfwatch.tui.widgets.timeline import render_timeline
+
+    view = reduce(load(f"{framework}_clean"))
+    assert view.steps and all(step.duration_ms is None and step.status == "completed" for step in view.steps)
+    assert "0.0s" not in render_timeline(view).plain
+    # A wfwatch session's own steps keep their measured durations.
+    native = reduce([events.Record(0, events.StepFinished(step_id="t1-plan", turn=1, duration_ms=2100.0))])
+    assert "2.1s" in render_timeline(native).plain

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
+# What readers and steerers of a session share with it live in the neutral contract module.
+from wfwatch.contract import SendResult as SendResult
+from wfwatch.contract import SessionInfo as SessionInfo
+
 TASK_QUEUE = "wfwatch-agents"
 
 #: Search attributes the session list reads (registered by the embedded server).
@@ -120,27 +124,6 @@ class SessionResult:
     turns: int
     status: str
     runs: int
-
-
-@dataclass
-class SendResult:
-    """What ``send_message`` returns: subscribe from ``head_offset`` to see the turn."""
-
-    turn: int
-    head_offset: int
-
-
-@dataclass
-class SessionInfo:
-    session_id: str
-    title: str
-    turn: int
-    in_turn: bool
-    head_offset: int
-    turn_offsets: dict[int, int]
-    pending: int
-    runs: int
-    foreign_batches: int = 0
 
 
 @dataclass

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.workflow_streams import (
     PollInput,
     PollResult,
@@ -37,7 +37,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     import msgspec
 
-    from wfwatch import events
+    from wfwatch import contract, events
     from wfwatch.agents.activities import run_tool, stream_llm
     from wfwatch.agents.shared import (
         MAX_CARRIED_TRANSCRIPT_BYTES,
@@ -59,11 +59,11 @@ with workflow.unsafe.imports_passed_through():
     from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
     from wfwatch.stream.reader import OFFSET_QUERY, POLL
 
-SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
-TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
-#: Memo keys: always set, since a memo needs no registration on the cluster.
-MEMO_TITLE = "wfwatch.title"
-MEMO_TURN = "wfwatch.turn"
+# Markers and handler names every reader and steerer relies on: see wfwatch.contract.
+SESSION_ATTR = contract.SESSION_ATTR
+TURN_ATTR = contract.TURN_ATTR
+MEMO_TITLE = contract.MEMO_TITLE
+MEMO_TURN = contract.MEMO_TURN
 
 LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5)
 STEPS = ("plan", "tool", "delegate", "answer")

@@ -8,6 +8,14 @@ Endpoints (JSON errors are ``{"error": "..."}`` with a fitting status)::
     GET  /sessions/{id}/events           Server-Sent Events (see below)
     POST /sessions/{id}/messages         {"text": "..."} → a new turn
     POST /sessions/{id}/cancel           cancel the running turn
+    GET  /healthz                        200 when this replica can serve (Temporal reachable), else 503
+    GET  /stats                          this replica's streams and upstream readers (JSON)
+    GET  /devices[?session=]             this replica's hub devices, with its replica id
+
+**Fleet.** Every response carries ``X-Wfwatch-Replica`` (the ``--replica-id``);
+``/healthz`` is what a load balancer checks (public: it holds no session
+data), and it answers 503 while the replica drains (see :mod:`.fleet` and
+docs/scaling.md).
 
 **Events.** Each record is a default (``message``) event whose ``data`` is
 the event's JSON from docs/events.md plus ``"offset"``; ``gap``
@@ -64,15 +72,16 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.service import RPCError
 
-from wfwatch.bridge import protocol
+from wfwatch.bridge import fleet, protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
 from wfwatch.hub import Delivery, Device, EndOfStream, GapNotice, Hub, HubError, Join, JoinError, StreamNotFound
 from wfwatch.schemas import Translator
 from wfwatch.sessions import QueryError, SessionRow, list_sessions
 from wfwatch.steering import SteeringError, cancel_turn, send_message
+from wfwatch.stream.reader import StreamReadError
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +100,14 @@ MAX_BODY: Final = 256 * 1024
 MAX_MESSAGE: Final = 100_000
 #: How soon EventSource reconnects after a drop.
 RETRY_MS: Final = 1000
+#: How soon a client of a draining replica reconnects (to another replica, through the balancer).
+DRAIN_RETRY_MS: Final = 250
 #: A client that accepts no bytes for this long is dropped (it resumes when it comes back).
 SEND_TIMEOUT: Final = 60.0
 #: A stream whose workflow was replaced under it restarts at most this often.
 MAX_RESETS: Final = 3
+#: Seconds a client is told to wait (``Retry-After``) when a session cannot be read right now.
+RETRY_AFTER: Final = 5
 #: An SSE response's headers (``Transfer-Encoding: chunked`` is the server's).
 SSE_HEADERS: Final = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -107,7 +120,7 @@ HEARTBEAT: Final = b": heartbeat\n\n"
 #: Where :class:`_App` puts the server's ``send`` in the scope.
 RAW_SEND: Final = "wfwatch.raw_send"
 #: Routes anyone may fetch: the page shell holds no data and no secret.
-PUBLIC_PATHS: Final = ("/", "/index.html", "/favicon.ico")
+PUBLIC_PATHS: Final = ("/", "/index.html", "/favicon.ico", "/healthz")
 PUBLIC_PREFIX: Final = "/static/"
 PAGE_CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -133,6 +146,7 @@ class Bridge:
         heartbeat: float,
         max_streams: int,
         send_timeout: float = SEND_TIMEOUT,
+        replica_id: str = "",
     ) -> None:
         self.client = client
         self.hub = hub
@@ -144,6 +158,13 @@ class Bridge:
         self.frames = protocol.FrameCache()
         self.streams: set[Device] = set()
         self.closing = False
+        #: Names this process in a fleet (``X-Wfwatch-Replica``, ``/sessions``, ``/devices``).
+        self.replica_id = replica_id
+        self.health = fleet.HealthCheck(client)
+        #: Sessions that could not be read (e.g. no worker answers their queries), and why,
+        #: while :meth:`_retry_behind` tries them again; requests meanwhile get 503 at once.
+        self.unreadable: dict[str, str] = {}
+        self._retries: dict[str, asyncio.Task[None]] = {}
 
     @property
     def needs_token(self) -> bool:
@@ -160,9 +181,15 @@ class Bridge:
             given = query["token"]
         return hmac.compare_digest(given.encode(), self._token)
 
+    def drain(self) -> None:
+        """Stop taking new streams (503, and ``/healthz`` 503 so the balancer looks elsewhere); open ones go on."""
+        self.closing = True
+
     async def close_streams(self) -> None:
         """End every open stream (a stopping server); clients reconnect elsewhere."""
         self.closing = True
+        for task in list(self._retries.values()):
+            task.cancel()
         for device in list(self.streams):
             with contextlib.suppress(Exception):
                 await device.close()
@@ -180,7 +207,9 @@ class Bridge:
             rows = await list_sessions(self.client, STATUS_QUERIES[status], limit=limit)
         except QueryError as err:
             return _error(502, f"listing sessions failed: {err}")
-        return JSONResponse({"namespace": self.namespace, "sessions": [_row(row) for row in rows]})
+        return JSONResponse(
+            {"namespace": self.namespace, "sessions": fleet.mark_served(self, [_row(row) for row in rows])}
+        )
 
     # --- steering ----------------------------------------------------------------
 
@@ -229,12 +258,20 @@ class Bridge:
         return _StreamResponse(stream, heartbeat=self.heartbeat, send_timeout=self.send_timeout)
 
     async def open_device(self, session_id: str, join: Join, peer: str) -> Device:
+        why = self.unreadable.get(session_id)
+        if why is not None:
+            raise _unavailable(why)
         try:
             device = await self.hub.open_device(
                 session_id, name=f"sse {peer}", join=join, device_id=f"sse-{uuid.uuid4().hex[:12]}", auto_ack=False
             )
         except StreamNotFound as err:
             raise HTTPException(404, str(err)) from err
+        except StreamReadError as err:
+            # Temporal answers but the stream cannot be read (its worker is down, say): the
+            # client is told why and when to come back, and the session is retried meanwhile.
+            self._retry_behind(session_id, str(err))
+            raise _unavailable(str(err)) from err
         except JoinError as err:
             raise BadRequest(str(err)) from err
         except HubError as err:
@@ -243,6 +280,32 @@ class Bridge:
             raise HTTPException(502, f"Temporal refused to describe {session_id!r}: {err.message}") from err
         self.streams.add(device)
         return device
+
+    def _retry_behind(self, session_id: str, why: str) -> None:
+        self.unreadable[session_id] = why
+        if session_id not in self._retries and not self.closing:
+            self._retries[session_id] = asyncio.create_task(
+                self._retry(session_id), name=f"wfwatch-sse-retry-{session_id}"
+            )
+
+    async def _retry(self, session_id: str) -> None:
+        """Prepare the session again with backoff, as ``tail`` rides out an outage, until it reads."""
+        delay = 1.0
+        try:
+            while not self.closing:
+                await asyncio.sleep(delay)
+                try:
+                    await self.hub.prepare(session_id)
+                except StreamReadError as err:
+                    self.unreadable[session_id] = str(err)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                except Exception as err:  # gone, or the hub closed: the next request finds out itself
+                    log.info("stopped retrying %s: %s", session_id, err)
+                return
+        finally:
+            self.unreadable.pop(session_id, None)
+            self._retries.pop(session_id, None)
 
     async def release_device(self, device: Device) -> None:
         """Close a stream's device and drop its saved position: the client holds its own."""
@@ -317,7 +380,9 @@ class _Stream:
                         return
                     break
             else:
-                return  # the device was closed: the server is stopping
+                if self.bridge.closing:  # the server is stopping: come back soon, through the balancer
+                    yield protocol.retry_frame(DRAIN_RETRY_MS)
+                return  # the device was closed
             # The workflow id was taken over by a new workflow while we streamed it.
             await self.restart(previous_epoch=epoch)
             yield protocol.reset_frame(self.epoch, epoch)
@@ -494,12 +559,14 @@ def _row(row: SessionRow) -> dict[str, Any]:
 
 
 def _steering_error(err: SteeringError) -> Response:
-    cause = err.__cause__
-    if isinstance(cause, RPCError) and cause.status == RPCStatusCode.NOT_FOUND:
-        return _error(404, str(err))
-    if isinstance(cause, WorkflowUpdateFailedError):
-        return _error(409, str(err))
-    return _error(502, str(err))
+    """404 for no such workflow; 409 for one that cannot take it (not a session, closed, refused); else 502."""
+    status = {"not_found": 404, "not_steerable": 409, "not_running": 409, "refused": 409}.get(err.reason, 502)
+    return _error(status, str(err))
+
+
+def _unavailable(why: str) -> HTTPException:
+    """503 with the reader's own one-line reason (what ``tail`` prints) and when to retry."""
+    return HTTPException(503, why, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -623,6 +690,7 @@ def create_app(
     heartbeat: float = 15.0,
     max_streams: int = 10_000,
     send_timeout: float = SEND_TIMEOUT,
+    replica_id: str = "",
 ) -> Starlette:
     """The bridge as an ASGI app. ``client`` must already be bound to ``namespace``.
 
@@ -631,6 +699,8 @@ def create_app(
     (a stopping server calls ``close_streams`` on it). At most
     ``max_streams`` streams are open at once (then 503); a stream whose
     client accepts no bytes for ``send_timeout`` seconds is dropped.
+    ``replica_id`` names this process in a fleet (:class:`BridgeServer`
+    defaults it to ``hostname:port`` once the port is known).
     """
     bridge = Bridge(
         client,
@@ -640,6 +710,7 @@ def create_app(
         heartbeat=heartbeat,
         max_streams=max_streams,
         send_timeout=send_timeout,
+        replica_id=replica_id,
     )
     routes = [
         Route("/", _page, methods=["GET"]),
@@ -649,6 +720,7 @@ def create_app(
         Route("/sessions/{session_id}/messages", bridge.send, methods=["POST"]),
         Route("/sessions/{session_id}/cancel", bridge.cancel, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        *fleet.routes(bridge),
     ]
     app = _App(
         routes=routes,
@@ -661,4 +733,5 @@ def create_app(
     )
     app.state.bridge = bridge
     app.add_middleware(Guard, bridge=bridge)
+    app.add_middleware(fleet.ReplicaHeader, bridge=bridge)  # outermost: refusals carry it too
     return app

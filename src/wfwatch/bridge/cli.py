@@ -14,7 +14,7 @@ import click
 
 from wfwatch import paths
 from wfwatch.bridge.bind import DEFAULT_HOST, DEFAULT_PORT, BridgeConfigError, check_bind
-from wfwatch.temporal.connect import add_connection_options, connect, options_from_click
+from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 
 if TYPE_CHECKING:
     from wfwatch.bridge.server import LogLevel
@@ -36,6 +36,19 @@ if TYPE_CHECKING:
     default=None,
     help="Bearer token every request must carry [env WFWATCH_TOKEN; prefer the env: flags show up in ps].",
 )
+@click.option(
+    "--replica-id",
+    default=None,
+    help="This replica's name in a fleet: the X-Wfwatch-Replica header, /sessions, /devices [default: hostname:port].",
+)
+@click.option(
+    "--drain-delay",
+    type=click.FloatRange(min=0.0, max=300.0),
+    default=0.0,
+    show_default=True,
+    help="On SIGTERM, fail /healthz and refuse new streams this many seconds before ending the open ones "
+    "(behind a load balancer: more than its health-check interval x fall).",
+)
 @click.option("--heartbeat", type=click.FloatRange(min=1.0), default=15.0, show_default=True, hidden=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning", hidden=True)
 @add_connection_options
@@ -46,6 +59,8 @@ def serve_command(
     host: str,
     port: int,
     token: str | None,
+    replica_id: str | None,
+    drain_delay: float,
     heartbeat: float,
     log_level: LogLevel,
     **conn: Any,
@@ -75,7 +90,7 @@ def serve_command(
     async def run() -> None:
         from wfwatch.bridge.server import serve  # the web stack loads only when serving
 
-        client = await connect(options)
+        client = await connect_from_cli(options)
         try:
             await serve(
                 client,
@@ -87,6 +102,8 @@ def serve_command(
                 heartbeat=heartbeat,
                 log_level=log_level,
                 on_ready=ready,
+                replica_id=replica_id,
+                drain_delay=drain_delay,
             )
         except BridgeConfigError as err:
             raise click.ClickException(str(err)) from None
@@ -94,5 +111,5 @@ def serve_command(
     from wfwatch.bridge.server import event_loop_factory
 
     # uvloop where installed: with many clients the loop's own work (wakeups, socket writes) is most of the CPU.
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner, click_errors():
         runner.run(run())

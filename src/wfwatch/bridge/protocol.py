@@ -68,14 +68,27 @@ def parse_offset(value: str, name: str = "from") -> int:
 
 
 def parse_event_id(value: str) -> Cursor:
-    """Parse a ``Last-Event-ID``: ``"{epoch}:{offset}"``, or a bare offset (no epoch check)."""
+    """Parse a ``Last-Event-ID``: ``"{epoch}:{offset}"``, or a bare offset (no epoch check).
+
+    A refusal says which forms are accepted: a client that sent ``abc`` learns
+    what an id looks like rather than only that an offset is wrong.
+    """
     value = value.strip()
-    if ":" not in value:
-        return Cursor(parse_offset(value, "Last-Event-ID"))
     epoch, _, offset = value.rpartition(":")
-    if not EPOCH_PATTERN.fullmatch(epoch):
-        raise BadRequest("Last-Event-ID has an invalid epoch (expected '<epoch>:<offset>')")
-    return Cursor(parse_offset(offset, "Last-Event-ID"), epoch)
+    if ":" in value and not EPOCH_PATTERN.fullmatch(epoch):
+        raise _bad_event_id(value)
+    try:
+        parsed = parse_offset(offset, "Last-Event-ID")
+    except BadRequest:
+        raise _bad_event_id(value) from None
+    return Cursor(parsed, epoch or None)
+
+
+def _bad_event_id(value: str) -> BadRequest:
+    return BadRequest(
+        "Last-Event-ID must be '<epoch>:<offset>' (an event's id, as the stream sent it) "
+        f"or a bare offset '<offset>' (a non-negative integer), got {value[:60]!r}"
+    )
 
 
 def event_id(epoch: str, next_offset: int) -> str:

@@ -6,6 +6,14 @@ cleanly: open streams are ended first, so uvicorn is not left waiting on
 connections that never close, and every client is told to reconnect.
 :func:`serve` is what ``wfwatch serve`` runs until Ctrl-C.
 
+**Draining** (SIGTERM in a fleet, docs/scaling.md): the replica first
+answers ``/healthz`` and new streams with 503 while its open streams go on,
+for ``drain_delay`` seconds — long enough for the balancer's health checks
+to take it out — then ends every stream after the frames in flight with a
+short ``retry:``, so clients come back at once, through the balancer, to
+another replica, from their ``Last-Event-ID``. It exits within
+``drain_delay`` plus uvicorn's graceful timeout.
+
 Why uvicorn's own signal handling is switched off: uvicorn replaces the
 process-wide SIGINT/SIGTERM handlers while it serves (and re-raises a caught
 signal when it stops). Several servers started and stopped inside one
@@ -111,10 +119,12 @@ class BridgeServer:
         graceful_timeout: int = 5,
         http: Literal["auto", "h11", "httptools"] = "auto",
         log_level: LogLevel = "warning",
+        replica_id: str | None = None,
     ) -> None:
         check_bind(host, token)
         self.host = host
         self.port = port
+        self._replica_id = replica_id
         app = create_app(
             client,
             hub,
@@ -123,6 +133,7 @@ class BridgeServer:
             heartbeat=heartbeat,
             max_streams=max_streams,
             send_timeout=send_timeout,
+            replica_id=replica_id or "",
         )
         self.app = app
         self.bridge: Bridge = app.state.bridge
@@ -148,6 +159,7 @@ class BridgeServer:
         """Bind and start serving; returns once connections are accepted."""
         self._socket = bind(self.host, self.port)
         self.port = self._socket.getsockname()[1]
+        self.bridge.replica_id = self._replica_id or default_replica_id(self.port)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="wfwatch-bridge")
         while not self._server.started:
             if self._task.done():
@@ -160,6 +172,13 @@ class BridgeServer:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._task)
+
+    async def drain(self, delay: float) -> None:
+        """Refuse new streams and fail health checks for ``delay`` seconds, then :meth:`stop`."""
+        self.bridge.drain()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.stop()
 
     async def stop(self) -> None:
         """End every stream (clients are told to reconnect), then stop accepting and return."""
@@ -196,6 +215,8 @@ async def serve(
     heartbeat: float = 15.0,
     log_level: LogLevel = "warning",
     on_ready: Callable[[str], None] | None = None,
+    replica_id: str | None = None,
+    drain_delay: float = 0.0,
 ) -> None:
     """Serve the bridge until SIGINT/SIGTERM, with a hub of its own.
 
@@ -204,6 +225,7 @@ async def serve(
     Temporal; device positions go to a throw-away directory because a
     bridge keeps no client state — the client's ``Last-Event-ID`` is its
     position. A second signal stops without waiting for requests in flight.
+    With ``drain_delay`` the first signal drains (see the module docs).
     """
     check_bind(host, token)
     loop = asyncio.get_running_loop()
@@ -219,6 +241,7 @@ async def serve(
                 namespace=namespace,
                 heartbeat=heartbeat,
                 log_level=log_level,
+                replica_id=replica_id,
             )
             await server.start()
             settle_gc()
@@ -232,7 +255,7 @@ async def serve(
                     on_ready(server.url)
                 await _first(server.wait(), signalled.wait())
                 signalled.clear()
-                stopping = asyncio.ensure_future(server.stop())
+                stopping = asyncio.ensure_future(server.drain(drain_delay))
                 await _first(stopping, signalled.wait())
                 if not stopping.done():
                     log.warning("second signal: stopping without waiting for requests in flight")
@@ -243,6 +266,11 @@ async def serve(
                     loop.remove_signal_handler(sig)
                 server.force_stop()
                 await server.stop()
+
+
+def default_replica_id(port: int) -> str:
+    """``hostname:port``: unique in a fleet of hosts, and among replicas sharing one."""
+    return f"{socket.gethostname()}:{port}"
 
 
 async def _first(*waits: Awaitable[object]) -> None:

@@ -267,7 +267,8 @@ class SessionFeed:
                 return GapNotice(position, where.end), None
             if kind is END:
                 assert self.end is not None
-                return EndOfStream(self.end.status, max(position, self.end.next_offset)), None
+                # The real head, also for a device that asked for an offset beyond it.
+                return EndOfStream(self.end.status, self.end.next_offset), None
             if kind is CACHE:
                 records = await self._read_cached(position, where.start, where.end, limit)
                 if records:
@@ -305,6 +306,11 @@ class SessionFeed:
                 self._idle_timer = None
             self.ensure_upstream()
         else:
+            self._schedule_idle()
+
+    def release_if_unused(self) -> None:
+        """Drop the feed after the grace period unless a device joins it (one prepared ahead of any device)."""
+        if not self.devices and self.connected == 0:
             self._schedule_idle()
 
     def _schedule_idle(self) -> None:

@@ -197,6 +197,17 @@ class Hub:
         self._ensure_flusher()
         return device
 
+    async def prepare(self, session_id: str) -> None:
+        """Make a session ready to join without opening a device (a caller retrying after an outage).
+
+        Raises what :meth:`open_device` raises while preparing
+        (:class:`~wfwatch.stream.reader.StreamNotFound`, ``StreamReadError``);
+        a session no device joins is dropped after the grace period.
+        """
+        self._check_open()
+        feed = await self._feed(session_id)
+        feed.release_if_unused()
+
     def devices(self, session_id: str | None = None, *, include_offline: bool = True) -> list[DeviceInfo]:
         """The devices table: open devices, plus (by default) saved ones not open now."""
         rows = [d.info for d in self._devices.values() if session_id is None or d.session_id == session_id]

@@ -82,6 +82,9 @@ class GapNotice:
 class EndOfStream:
     """The workflow closed with ``status`` and the device has everything up to ``next_offset``.
 
+    ``next_offset`` is the stream's head where it ended, also for a device
+    that asked for an offset beyond it (that device's position stays where it asked).
+
     ``status`` is one of ``completed``, ``failed``, ``cancelled``,
     ``terminated``, ``timed_out`` (or ``deleted`` when the workflow vanished
     while being read).

@@ -27,6 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.contrib.workflow_streams import PollResult
 from temporalio.service import RPCError, RPCStatusCode
 
+from wfwatch.contract import INFO_QUERY
 from wfwatch.hub.codec import RawItem, decode_raw, raw_from_wire
 from wfwatch.stream.reader import Batch, ReadMode, StreamNotFound, StreamReader
 
@@ -39,7 +40,7 @@ CLOSED_STATUS = {
 }
 
 #: The AgentSession query the hub uses to find where a turn starts.
-SESSION_INFO_QUERY = "info"
+SESSION_INFO_QUERY = INFO_QUERY
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,7 +125,9 @@ class Fold:
             events.MessageFinished(lane=self.lane, turn=self.turn, message_id=call.message_id, attempt=call.attempt)
         )
         out.append(
-            events.StepFinished(lane=self.lane, turn=self.turn, step_id=call.message_id, status=status, reason=reason)
+            events.StepFinished(
+                lane=self.lane, turn=self.turn, step_id=call.message_id, status=status, reason=reason, duration_ms=None
+            )
         )
 
     def tool_call(self, out: list[Event], call_id: str, name: str, arguments: str) -> None:
@@ -141,14 +143,18 @@ class Fold:
         if step_id is not None:
             out.append(
                 events.StepFinished(
-                    lane=self.lane, turn=self.turn, step_id=step_id, status="completed" if ok else "failed"
+                    lane=self.lane,
+                    turn=self.turn,
+                    step_id=step_id,
+                    status="completed" if ok else "failed",
+                    duration_ms=None,
                 )
             )
 
     def finish_tools(self, out: list[Event]) -> None:
         """Tool steps whose results the stream never carries end when the run moves on."""
         for step_id in self.open_tools.values():
-            out.append(events.StepFinished(lane=self.lane, turn=self.turn, step_id=step_id))
+            out.append(events.StepFinished(lane=self.lane, turn=self.turn, step_id=step_id, duration_ms=None))
         self.open_tools.clear()
 
     def error(self, out: list[Event], message: str) -> None:

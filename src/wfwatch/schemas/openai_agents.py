@@ -196,5 +196,10 @@ class OpenAIAgentsItemsAdapter:
         ok = raw.get("status") not in ("failed", "incomplete")
         return (
             events.ToolResult(lane=lane, call_id=call_id, ok=ok, result=text_of(raw.get("output"))),
-            events.StepFinished(lane=lane, step_id=f"{lane}:tool:{call_id}", status="completed" if ok else "failed"),
+            events.StepFinished(
+                lane=lane,
+                step_id=f"{lane}:tool:{call_id}",
+                status="completed" if ok else "failed",
+                duration_ms=None,
+            ),
         )

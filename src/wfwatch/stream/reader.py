@@ -172,6 +172,7 @@ class StreamReader:
         outage_tolerance: float = 30.0,
         catch_up_by_query: bool = False,
         epoch: str | None = None,
+        on_beyond_head: Callable[[int, int], None] | None = None,
     ) -> None:
         if from_offset < 0:
             raise ValueError(f"offset must be >= 0, got {from_offset}")
@@ -200,6 +201,11 @@ class StreamReader:
         self.epoch = epoch or ""
         #: The highest head (``next_offset``) a poll has reported: a stream's head never moves back.
         self._head_seen = 0
+        #: Called with (offset, head) when a Query poll of a running workflow shows the offset
+        #: asked for is beyond its head: the read waits there, and a caller may want to say so.
+        #: (A long-poll Update only answers once the offset exists, so it cannot tell.)
+        self.on_beyond_head = on_beyond_head
+        self._told_beyond: int | None = None
 
     async def head(self) -> int:
         """The stream's current head offset (the offset the next item will get)."""
@@ -233,6 +239,8 @@ class StreamReader:
                     continue
                 if polled is None:
                     continue
+                if polled.next_offset < self.offset and not polled.items:
+                    self._beyond_head(polled.next_offset)
                 for item in self._split(polled):
                     yield item
         except _Replaced:
@@ -431,14 +439,23 @@ class StreamReader:
         return result
 
     async def _drain_closed(self, status: str) -> AsyncIterator[ReadResult]:
-        """Read what a closed run still retains via Query, then end."""
+        """Read what a closed run still retains via Query, then end at its head.
+
+        The end names the stream's real head, also when the read began beyond
+        it (``from_offset`` 100 on a 6-item stream ends with ``next_offset`` 6).
+        """
         while True:
             result = await self._ride_out_outage("querying", partial(self._query, self.offset))
             for item in self._split(result):
                 yield item
             if not result.more_ready:
                 break
-        yield End(status=status, next_offset=self.offset)
+        yield End(status=status, next_offset=min(self.offset, result.next_offset))
+
+    def _beyond_head(self, head: int) -> None:
+        if self.on_beyond_head is not None and self._told_beyond != self.offset:
+            self._told_beyond = self.offset
+            self.on_beyond_head(self.offset, head)
 
     def _split(self, result: PollResult) -> list[ReadResult]:
         """Turn a poll result into a Gap (if offsets were skipped) and a Batch."""

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import click
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, TLSConfig
+
+from wfwatch.temporal.running_demo import running_demo
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -31,10 +33,8 @@ __all__ = [
     "ConnectError",
     "ConnectionOptions",
     "ResolvedConnection",
-    "add_connection_options",
     "connect",
     "describe",
-    "options_from_click",
     "resolve",
 ]
 
@@ -45,14 +45,12 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 _HINT: Final = "set --address or a --profile"
 _MAX_DETAIL: Final = 160
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class ConnectError(click.ClickException):
+class ConnectError(Exception):
     """Resolving or reaching the Temporal cluster failed; ``str()`` is one line.
 
-    A :class:`click.ClickException` so a CLI command that lets it escape prints
-    ``Error: <message>`` and exits 1 instead of a traceback.
+    The CLI turns it into click's ``Error: <message>`` exit (:mod:`wfwatch.cli_options`);
+    this layer knows nothing of click, so the dashboard and the bridge use it as is.
     """
 
     def __init__(self, message: str) -> None:
@@ -91,6 +89,8 @@ class ResolvedConnection:
     rpc_metadata: Mapping[str, str] = field(default_factory=dict, repr=False)
     profile: str | None = None
     config_file: Path | None = None
+    #: Set when nothing said where to connect and a running ``wfwatch demo`` was used (its pid).
+    demo_pid: int | None = None
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`temporalio.client.Client.connect`.
@@ -120,17 +120,33 @@ def resolve(
     options: ConnectionOptions,
     *,
     env: Mapping[str, str] | None = None,
+    find_demo: bool = True,
 ) -> ResolvedConnection:
     """Merge explicit options over the envconfig profile (file + ``TEMPORAL_*`` env).
+
+    When nothing says where to connect (no address, profile, config file,
+    TLS or API key, by flag or ``TEMPORAL_*`` variable) and a ``wfwatch demo``
+    is running, its server is used (``demo_pid`` tells); explicit choices
+    always win over it.
 
     Args:
         options: Explicit choices (CLI flags); ``None`` fields fall back.
         env: Environment to read ``TEMPORAL_*`` from instead of ``os.environ``
             (tests; also lets a caller pass ``{}`` to ignore the environment).
+        find_demo: Look for a running demo (see :mod:`wfwatch.temporal.running_demo`).
 
     Raises:
         ConnectError: the named config file or profile does not exist or is invalid.
     """
+    environ = os.environ if env is None else env
+    if find_demo and not _says_where(options, environ):
+        demo = running_demo()
+        if demo is not None:
+            return ResolvedConnection(
+                address=demo.address,
+                namespace=options.namespace or environ.get("TEMPORAL_NAMESPACE") or demo.namespace,
+                demo_pid=demo.pid,
+            )
     if options.config_file is not None and not options.config_file.is_file():
         # envconfig silently ignores a missing explicit file; the CLI would not.
         raise ConnectError(f"config file not found: {options.config_file}")
@@ -185,6 +201,21 @@ def resolve(
     )
 
 
+#: Environment variables that say which server to use (a namespace alone does not).
+_WHERE_VARIABLES: Final = ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE", "TEMPORAL_API_KEY")
+
+
+def _says_where(options: ConnectionOptions, environ: Mapping[str, str]) -> bool:
+    """Whether the user chose a server (or how to reach one) by flag or environment."""
+    given = dataclasses.asdict(options)
+    given.pop("namespace")
+    if any(value is not None for value in given.values()):
+        return True
+    return any(environ.get(name) for name in _WHERE_VARIABLES) or any(
+        name.startswith("TEMPORAL_TLS") and value for name, value in environ.items()
+    )
+
+
 def describe(resolved: ResolvedConnection) -> str:
     """One safe line for logs and status bars; secrets are never included."""
     parts = [resolved.address, f"namespace={resolved.namespace}"]
@@ -200,6 +231,8 @@ def describe(resolved: ResolvedConnection) -> str:
         parts.append("grpc-meta=" + ",".join(sorted(resolved.rpc_metadata)))
     if resolved.profile:
         parts.append(f"profile={resolved.profile}")
+    if resolved.demo_pid is not None:
+        parts.append(f"wfwatch-demo-pid={resolved.demo_pid}")
     return " ".join(parts)
 
 
@@ -331,71 +364,3 @@ def _mask(secret: str) -> str:
     if len(secret) < 16:
         return "****"
     return f"****{secret[-4:]}"
-
-
-# --------------------------------------------------------------------------- click
-
-
-def add_connection_options(f: F) -> F:
-    """Add the ``temporal`` CLI's connection flags to a click command.
-
-    Every option defaults to ``None`` so that an omitted flag falls back to the
-    profile and ``TEMPORAL_*`` environment (read by envconfig, not by click, so
-    each variable is handled exactly once).  Use :func:`options_from_click` on
-    the command's kwargs to build :class:`ConnectionOptions`.
-    """
-    path = click.Path(path_type=Path, dir_okay=False)
-    decorators = [
-        click.option(
-            "--address",
-            metavar="HOST:PORT",
-            default=None,
-            help=f"Temporal frontend gRPC address [env TEMPORAL_ADDRESS; default {DEFAULT_ADDRESS}].",
-        ),
-        click.option(
-            "--namespace",
-            "-n",
-            default=None,
-            help=f"Temporal namespace [env TEMPORAL_NAMESPACE; default {DEFAULT_NAMESPACE}].",
-        ),
-        click.option(
-            "--profile",
-            default=None,
-            help="Profile in the temporal CLI config file [env TEMPORAL_PROFILE; default 'default'].",
-        ),
-        click.option(
-            "--config-file",
-            type=path,
-            default=None,
-            help="temporal CLI TOML config file [env TEMPORAL_CONFIG_FILE].",
-        ),
-        click.option(
-            "--tls/--no-tls",
-            default=None,
-            help="Force TLS on/off (auto-enabled by an API key or TLS options) [env TEMPORAL_TLS].",
-        ),
-        click.option("--tls-cert-path", type=path, default=None, help="mTLS client certificate."),
-        click.option("--tls-key-path", type=path, default=None, help="mTLS client private key."),
-        click.option("--tls-ca-path", type=path, default=None, help="Server CA certificate."),
-        click.option(
-            "--tls-server-name",
-            default=None,
-            help="Override the TLS server name (SNI).",
-        ),
-        click.option(
-            "--api-key",
-            default=None,
-            help="API key, e.g. for Temporal Cloud [env TEMPORAL_API_KEY].",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-_OPTION_NAMES: Final = tuple(f.name for f in dataclasses.fields(ConnectionOptions))
-
-
-def options_from_click(kwargs: Mapping[str, Any]) -> ConnectionOptions:
-    """Build :class:`ConnectionOptions` from a command's kwargs (extra keys ignored)."""
-    return ConnectionOptions(**{name: kwargs.get(name) for name in _OPTION_NAMES})

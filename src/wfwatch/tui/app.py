@@ -17,6 +17,7 @@ from textual.screen import Screen
 from wfwatch import preferences
 from wfwatch.gctune import settle_gc
 from wfwatch.hub import Hub
+from wfwatch.hub.remote import RemoteDevices
 from wfwatch.steering import SteeringError
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.screens.help import HelpScreen
@@ -58,6 +59,7 @@ class WfwatchApp(App[None]):
         open_session: str | None = None,
         hub: Hub | None = None,
         tune_gc: bool = True,
+        remote: RemoteDevices | None = None,
     ) -> None:
         super().__init__()
         self._tune_gc = tune_gc
@@ -65,7 +67,7 @@ class WfwatchApp(App[None]):
         if services is None:
             if client is None:
                 raise ValueError("WfwatchApp needs a Temporal client or services")
-            services = Services.for_client(client, hub=hub)
+            services = Services.for_client(client, hub=hub, remote=remote)
         self.services = services
         self.devices = services.open_device
         self._open_session = open_session

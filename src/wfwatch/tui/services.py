@@ -17,8 +17,9 @@ from functools import partial
 from temporalio.client import Client
 
 from wfwatch import sessions, steering
-from wfwatch.agents.shared import SendResult
 from wfwatch.hub import DeviceInfo, Hub, UpstreamStats
+from wfwatch.hub.remote import RemoteDevices
+from wfwatch.steering import SendResult
 from wfwatch.tui.device import DeviceFactory, hub_devices
 
 SessionLister = Callable[[str], Awaitable[list[sessions.SessionRow]]]
@@ -40,11 +41,13 @@ class Services:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
-    def for_client(cls, client: Client, *, hub: Hub | None = None) -> Services:
+    def for_client(cls, client: Client, *, hub: Hub | None = None, remote: RemoteDevices | None = None) -> Services:
         """Services over ``client``; panes become devices of ``hub`` (a new one by default).
 
         A hub created here is closed by :attr:`aclose`; one passed in belongs
-        to the caller.
+        to the caller. With ``remote``, the devices table also lists the
+        devices of those ``wfwatch serve`` replicas (browser viewers served
+        elsewhere), each named after its replica; :attr:`aclose` stops its polling.
         """
         own_hub = hub is None
         the_hub = hub if hub is not None else Hub(client)
@@ -55,9 +58,12 @@ class Services:
             return [replace(row, head=heads.get(row.workflow_id)) for row in rows]
 
         def table(session_id: str) -> list[DeviceInfo]:
-            return the_hub.devices(session_id)
+            rows = the_hub.devices(session_id)
+            return rows + remote.devices(session_id) if remote is not None else rows
 
         async def close() -> None:
+            if remote is not None:
+                await remote.aclose()
             if own_hub:
                 await the_hub.aclose()
 

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 READY = re.compile(r"wfwatch serve: (http://\S+?)/?[ ;]")
@@ -31,6 +32,7 @@ class BridgeProcess:
         token: str | None = None,
         heartbeat: float = 15,
         log_level: str = "warning",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.address = address
         self.namespace = namespace
@@ -39,6 +41,7 @@ class BridgeProcess:
         self.token = token
         self.heartbeat = heartbeat
         self.log_level = log_level
+        self.extra_args = tuple(extra_args)
         self.url = ""
         self._proc: asyncio.subprocess.Process | None = None
         #: stderr (uvicorn's and Python's logs) and stdout (the ready line; uvicorn's access log if it were on).
@@ -71,6 +74,7 @@ class BridgeProcess:
                 str(self.heartbeat),
                 "--log-level",
                 self.log_level,
+                *self.extra_args,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=log,

@@ -84,7 +84,7 @@
             step = { stepId: ev.step_id, lane, turn, name, status: "running", startedOffset: offset };
           }
           this.steps.set(ev.step_id, {
-            ...step, status: ev.status ?? "completed", durationMs: ev.duration_ms ?? 0, reason: ev.reason ?? "",
+            ...step, status: ev.status ?? "completed", durationMs: ev.duration_ms === undefined ? 0 : ev.duration_ms, reason: ev.reason ?? "",
           });
           break;
         }

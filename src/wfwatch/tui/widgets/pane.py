@@ -158,6 +158,8 @@ class Pane(Vertical):
                     self._rows_seen += 1
                     self._next_offset = result.end
                 elif isinstance(result, DeviceEnd):
+                    if self._next_offset is not None and self._next_offset > result.next_offset:
+                        self.stats.error = f"offset {self._next_offset} is beyond the head ({result.next_offset})"
                     self.stats.state = "ended"
                     self._next_offset = result.next_offset
                     self.stats.head = max(self.stats.head, result.next_offset)

@@ -16,7 +16,10 @@ def render_timeline(view: SessionView) -> Text:
     text = Text()
     for step in view.steps[-MAX_STEPS:]:
         icon, style = _ICON.get(step.status, ("?", ""))
-        duration = f"{step.duration_ms / 1000:.1f}s" if step.duration_ms is not None else "…"
+        if step.duration_ms is not None:
+            duration = f"{step.duration_ms / 1000:.1f}s"
+        else:  # still running, or finished without a measured duration (a framework's stream)
+            duration = "…" if step.status == "running" else ""
         text.append(f"{icon} ", style=style)
         text.append(one_line(f"t{step.turn} {step.lane}/{step.name}"))  # a name cannot add a fake step
         text.append(f"  {duration}\n", style="dim")
