@@ -35,6 +35,7 @@ from wfwatch.hub.feed import SessionFeed
 with workflow.unsafe.imports_passed_through():
     from wfwatch import events
     from wfwatch.stream.publisher import event_payload
+    from wfwatch.stream.reader import OFFSET_QUERY
 
 HERE = Path(__file__).resolve().parent
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,7 +76,9 @@ class StreamGenerator:
 
     @workflow.query
     def published(self) -> int:
-        return int(self.stream._on_offset())
+        handler = workflow.get_query_handler(OFFSET_QUERY)  # the stream's own offset Query
+        assert handler is not None
+        return int(handler())
 
 
 def worker_main(argv: Sequence[str]) -> None:

@@ -7,6 +7,7 @@ worker on it, so tests don't see each other's workflows.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -20,10 +21,37 @@ from wfwatch.agents.shared import SEARCH_ATTRIBUTES
 from wfwatch.agents.worker import create_worker
 from wfwatch.temporal.server import EmbeddedServer
 
+HOME_ENV = "WFWATCH_HOME"
+#: The home this run made for itself (removed at the end); absent when the caller chose one.
+_OWN_HOME = pytest.StashKey[Path]()
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the hub's positions/cache and preferences out of the user's own dirs."""
-    os.environ.setdefault("WFWATCH_HOME", tempfile.mkdtemp(prefix="wfwatch-tests-"))
+    """Keep the hub's positions/cache and preferences out of the user's own dirs.
+
+    A ``WFWATCH_HOME`` the caller set is used and kept. Otherwise the run makes a
+    temp dir and removes it at the end. Each pytest-xdist worker gets a dir of
+    its own inside it, so workers never share a cache file or preferences.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    home = os.environ.get(HOME_ENV)
+    if home is None:
+        own = Path(tempfile.mkdtemp(prefix="wfwatch-tests-"))
+        config.stash[_OWN_HOME] = own
+        home = str(own)
+    if worker:
+        # Workers inherit the controller's home; the controller removes it, subdirs included.
+        worker_home = Path(home) / worker
+        worker_home.mkdir(exist_ok=True)
+        home = str(worker_home)
+    os.environ[HOME_ENV] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_HOME, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+        os.environ.pop(HOME_ENV, None)
 
 
 @pytest.fixture(scope="session")

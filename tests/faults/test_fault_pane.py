@@ -19,6 +19,7 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.worker import Worker
+from textual._compositor import LayoutUpdate
 from textual.widgets import DataTable, Input, Static
 
 from wfwatch import events
@@ -49,6 +50,7 @@ def terminal_output(app: WfwatchApp) -> str:
     """Everything the app would write to the terminal for a full redraw of the current screen."""
     console = Console(width=SIZE[0], height=SIZE[1], force_terminal=True, color_system="truecolor")
     update = app.screen._compositor.render_update(full=True)
+    assert isinstance(update, LayoutUpdate)
     return "".join(update.render_segments(console))
 
 
@@ -154,7 +156,11 @@ async def test_bad_offsets_in_the_join_prompt_say_what_is_wrong(
             await pilot.press("j")
             app.screen.query_one("#prompt", Input).value = bad
             await pilot.press("enter")
-            await wait_for(pilot, lambda bad=bad: any(repr(bad) in n for n in notes))
+
+            def noted(bad: str = bad) -> bool:
+                return any(repr(bad) in n for n in notes)
+
+            await wait_for(pilot, noted)
             assert pane.join.describe() == "start", "a rejected join leaves the pane where it was"
         await pilot.press("j")
         app.screen.query_one("#prompt", Input).value = "offset 100000"

@@ -716,6 +716,7 @@ async def test_a_stopped_server_ends_streams_and_clients_resume_on_another(
     assert records_of(whole) == expected
 
 
+@pytest.mark.slow
 async def test_two_bridge_processes_give_identical_streams_and_a_killed_ones_client_resumes_on_the_other(
     client: Client, task_queue: str, worker: Worker, tmp_path: Path, temporal_server: EmbeddedServer
 ) -> None:

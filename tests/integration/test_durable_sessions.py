@@ -143,6 +143,7 @@ def prefix_checker(expected: dict[str, str]) -> Callable[[SessionView], None]:
 # --- 1. retry canonicalization ------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_retried_llm_call_is_canonical_for_live_late_and_mid_retry_devices(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
@@ -221,6 +222,7 @@ async def test_retried_llm_call_is_canonical_for_live_late_and_mid_retry_devices
 # --- 2. a SIGKILLed worker ---------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_worker_sigkilled_mid_answer_then_restarted(
     client: Client, task_queue: str, temporal_server: EmbeddedServer
 ) -> None:
@@ -382,7 +384,9 @@ async def test_failing_subagent_fails_only_its_own_lane(client: Client, task_que
 # --- 4. cancelling a turn ------------------------------------------------------------
 
 
-async def run_cancelled_delegate(client: Client, task_queue: str) -> tuple[WorkflowHandle, list[events.Record], float]:
+async def run_cancelled_delegate(
+    client: Client, task_queue: str
+) -> tuple[WorkflowHandle[AgentSession, object], list[events.Record], float]:
     """A session whose turn is cancelled while three slow sub-agents stream."""
     slow = [
         SubagentSpec(name=n, model=ModelSpec(tokens_per_second=8, answer_words=200, reasoning_words=2))
@@ -398,7 +402,11 @@ async def run_cancelled_delegate(client: Client, task_queue: str) -> tuple[Workf
     )
     live = Device(client, handle.id)
     for name in SUBAGENT_LANES:
-        await live.wait_for(lambda r, name=name: is_kind(r, events.TokenDelta, lane=name, channel="answer"))
+
+        def answering(r: events.Record, name: str = name) -> bool:
+            return is_kind(r, events.TokenDelta, lane=name, channel="answer")
+
+        await live.wait_for(answering)
     await handle.signal(AgentSession.cancel_turn)
     cancelled_at = time.monotonic()
     await live.wait_for(lambda r: is_kind(r, events.TurnFinished, turn=1), timeout=20)
@@ -443,7 +451,7 @@ async def test_cancelled_subagents_stop_streaming_when_the_turn_ends(
 # --- 5. joining the current turn only ---------------------------------------------------
 
 
-async def wait_idle_after(handle: WorkflowHandle, turn: int, timeout: float = 20) -> None:
+async def wait_idle_after(handle: WorkflowHandle[AgentSession, object], turn: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while True:
         info = await handle.query(AgentSession.info)
@@ -476,9 +484,9 @@ async def test_device_joins_the_current_turn_only(client: Client, task_queue: st
     assert first.item.turn == 2 and first.item.user_message == "second"
     offsets = [r.offset for r in device.records]
     assert offsets == list(range(sent.head_offset, sent.head_offset + len(device.records)))
-    assert all(r.item.turn == 2 for r in device.records if not isinstance(r.item, events.SessionFinished)), [
-        r for r in device.records if getattr(r.item, "turn", 2) != 2
-    ]
+    assert all(
+        getattr(r.item, "turn", None) == 2 for r in device.records if not isinstance(r.item, events.SessionFinished)
+    ), [r for r in device.records if getattr(r.item, "turn", 2) != 2]
     assert [t.turn for t in view.turns] == [2]
     assert view.turns[0].start_offset == sent.head_offset
     assert [m.message_id for m in view.lanes[0].messages] == ["t2-plan", "t2-answer"]
@@ -507,6 +515,7 @@ async def test_turn_offsets_locate_a_turn_queued_while_busy(client: Client, task
     await live.finish()
 
 
+@pytest.mark.slow
 async def test_scripted_hard_crash_fault_kills_the_worker_and_the_session_recovers(
     client: Client, task_queue: str, temporal_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,9 @@ from wfwatch.stream.publisher import EventPublisher
 from wfwatch.stream.reader import Batch, End, StreamNotFound, StreamReader, StreamReadError, read_all
 
 
-async def start_session(client: Client, task_queue: str, **fields: object) -> WorkflowHandle[AgentSession, object]:
+async def start_session(
+    client: Client, task_queue: str, **fields: object
+) -> WorkflowHandle[AgentSession, SessionResult]:
     fields.setdefault("idle_timeout", 0.5)
     spec = SessionInput(**fields)  # type: ignore[arg-type]
     return await client.start_workflow(AgentSession.run, spec, id=f"session-{uuid.uuid4()}", task_queue=task_queue)
@@ -119,6 +121,7 @@ async def test_a_close_received_just_before_a_rollover_still_closes_the_session(
     assert result.runs >= info.runs
 
 
+@pytest.mark.timeout(600)  # its own bounds (240 s + 120 s) come first, with their messages
 async def test_fast_model_of_50k_tokens_never_wedges_the_session(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
@@ -227,6 +230,7 @@ async def test_unknown_workflow_is_a_clear_error(client: Client) -> None:
             pass
 
 
+@pytest.mark.slow
 async def test_head_query_without_a_worker_fails_in_bounded_time_with_a_reason(client: Client, task_queue: str) -> None:
     # No worker fixture: nobody polls this queue, so nobody can answer the query.
     handle = await start_session(client, task_queue, messages=["anyone?"])

@@ -30,6 +30,7 @@ async def limited_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
         yield await Client.connect(server.address, namespace=server.namespace)
 
 
+@pytest.mark.slow
 async def test_reader_falls_back_to_query_at_the_update_limit(limited_client: Client) -> None:
     task_queue = f"tq-{uuid.uuid4()}"
     model = ModelSpec(tokens_per_second=60, answer_words=150, reasoning_words=0)

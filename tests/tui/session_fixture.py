@@ -62,8 +62,8 @@ def session_events() -> list[events.Event]:
     lanes = [_message(f"t1-{lane}", lane, lane) for lane in ("researcher", "critic", "writer")]
     for group in zip(*[lane[: min(map(len, lanes))] for lane in lanes], strict=True):
         evs.extend(group)
-    for lane in lanes:
-        evs.extend(lane[min(map(len, lanes)) :])
+    for lane_events in lanes:
+        evs.extend(lane_events[min(map(len, lanes)) :])
     for lane in ("researcher", "critic", "writer"):
         evs.append(events.SubagentFinished(lane=lane, turn=1))
     evs += [

@@ -16,7 +16,7 @@ from session_fixture import fixture_services, session_records
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from wfwatch import events, preferences
+from wfwatch import events, paths, preferences
 from wfwatch.cli import main as cli_main
 from wfwatch.hub import Join
 from wfwatch.tui.app import WATCH_COMMANDS, WfwatchApp
@@ -137,7 +137,7 @@ async def test_the_theme_picked_is_remembered_and_info_says_where() -> None:
         await pilot.pause()
     assert preferences.load().theme == "nord"
     out = CliRunner().invoke(cli_main, ["info"]).output
-    assert str(preferences.paths.preferences()) in out
+    assert str(paths.preferences()) in out
 
 
 async def test_saved_queries_are_palette_commands_that_apply_the_query() -> None:
@@ -159,6 +159,7 @@ async def test_a_cell_that_grows_after_the_first_refresh_widens_its_column(monke
     from datetime import UTC, datetime
 
     from textual.widgets import DataTable
+    from textual.widgets.data_table import ColumnKey
 
     from wfwatch.sessions import SessionRow
     from wfwatch.tui.screens import sessions as sessions_screen
@@ -176,7 +177,7 @@ async def test_a_cell_that_grows_after_the_first_refresh_widens_its_column(monke
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: calls >= 3)
         table = app.screen.query_one(DataTable)
-        assert table.columns["title"].content_width >= len("a title that arrived with the memo")
+        assert table.columns[ColumnKey("title")].content_width >= len("a title that arrived with the memo")
 
 
 async def test_the_main_lane_shows_each_turns_user_message_above_its_answer() -> None:

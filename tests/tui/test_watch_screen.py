@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from pilot_helpers import wait_for
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -34,6 +35,7 @@ async def join_at(pilot: Any, text: str) -> None:
     await pilot.press("enter")
 
 
+@pytest.mark.slow
 async def test_panes_join_drop_reconnect_and_match_the_session(client: Client, task_queue: str, worker: Worker) -> None:
     # Long enough (~12 s a turn) that the session still streams while the panes are arranged
     # (each Pilot key press can take ~2 s while the process is busy).

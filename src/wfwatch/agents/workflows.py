@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
     )
     from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
-    from wfwatch.stream.reader import POLL
+    from wfwatch.stream.reader import OFFSET_QUERY, POLL
 
 # Markers and handler names every reader and steerer relies on: see wfwatch.contract.
 SESSION_ATTR = contract.SESSION_ATTR
@@ -107,6 +107,9 @@ class AgentSession:
         self._sdk_poll = workflow.get_update_handler(POLL)
         self._detaching = False
         workflow.set_update_handler(POLL, self._on_poll, validator=self._validate_poll)
+        # The head is offered only as the stream's offset Query: call its handler
+        # (public workflow API and a wire name) rather than the SDK's private method.
+        self._stream_offset = workflow.get_query_handler(OFFSET_QUERY)
 
     def _on_publish(self, batch: PublishInput) -> None:
         """Refuse batches written for an earlier workflow under this id.
@@ -199,8 +202,9 @@ class AgentSession:
 
     @property
     def head(self) -> int:
-        """The offset the next item will get (the SDK offers it only as a Query)."""
-        return self.stream._on_offset()
+        """The offset the next item will get."""
+        assert self._stream_offset is not None
+        return int(self._stream_offset())
 
     # --- the session --------------------------------------------------------
 

@@ -54,7 +54,8 @@ async def sse(
             await response.aread()
             raise AssertionError(f"GET {url} answered {response.status_code}: {response.text}")
         assert response.headers["content-type"].startswith("text/event-stream")
-        event, data, last_id = "", [], None
+        event, last_id = "", None
+        data: list[str] = []
         async for line in response.aiter_lines():
             if not line:
                 if data:
