@@ -19,7 +19,7 @@ from wfwatch.hub import Hub
 from wfwatch.steering import SteeringError
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
-from wfwatch.tui.screens.watch import WatchScreen
+from wfwatch.tui.screens.watch import SessionLayout, WatchScreen
 from wfwatch.tui.services import Services
 
 #: Seconds after start-up before the collector is settled (see :mod:`wfwatch.gctune`).
@@ -67,6 +67,8 @@ class WfwatchApp(App[None]):
         self.services = services
         self.devices = services.open_device
         self._open_session = open_session
+        #: Each session's panes as the user left them, for as long as the app runs.
+        self._layouts: dict[str, SessionLayout] = {}
 
     def on_mount(self) -> None:
         if self.preferences.theme in self.available_themes:
@@ -86,9 +88,13 @@ class WfwatchApp(App[None]):
             await self.services.aclose()
 
     def open_session(self, workflow_id: str) -> WatchScreen:
-        screen = WatchScreen(workflow_id, self.devices)
+        """Watch ``workflow_id``: with the panes the user had on it, if they were here before."""
+        screen = WatchScreen(workflow_id, self.devices, self._layouts.pop(workflow_id, None))
         self.push_screen(screen)
         return screen
+
+    def remember_layout(self, workflow_id: str, layout: SessionLayout) -> None:
+        self._layouts[workflow_id] = layout
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
