@@ -86,7 +86,8 @@ class WatchScreen(Screen[None]):
         services = dashboard(self).services
         yield DevicesPanel(self.session_id, services.device_table, services.upstream, services.now)
         yield Input(id="prompt")
-        yield StableFooter()
+        # On a narrow terminal these stay out of the footer (help and the palette list them).
+        yield StableFooter(optional=("toggle_raw", "toggle_connection", "quit", "app.quit", "cancel_turn"))
 
     def on_mount(self) -> None:
         self.title = self.session_id

@@ -159,7 +159,7 @@ class LaneColumn(ScrollView):
     """
 
     DEFAULT_CSS = """
-    LaneColumn { width: 1fr; border: round $panel; padding: 0 1; }
+    LaneColumn { width: 1fr; border: round $panel; padding: 0 1; overflow-x: hidden; }
     """
 
     def __init__(self, lane_name: str) -> None:

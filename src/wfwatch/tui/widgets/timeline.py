@@ -23,6 +23,7 @@ def render_timeline(view: SessionView, max_steps: int = MAX_STEPS) -> Text:
         text.append(f"  {duration}\n", style="dim")
     if not view.steps:
         text.append("no steps yet", style="dim")
+    text.rstrip()  # no blank last row: on a short terminal every row counts
     return text
 
 
