@@ -220,7 +220,9 @@ class Pane(Vertical):
                         self.resume_point = result.resume_point
                     self._next_offset = result.position
                     self.stats.head = max(self.stats.head, result.head)
-                    if result.position > result.head:
+                    if result.position == result.head:
+                        self.stats.state = "live"  # at the head of an idle stream: nothing is coming yet
+                    elif result.position > result.head:
                         self.stats.state = "waiting"
                         self.stats.error = (
                             f"offset {result.position} is beyond the head ({result.head}): "
