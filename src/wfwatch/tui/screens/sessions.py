@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from wfwatch.sessions import QueryError, QueryRejected, SessionRow
 from wfwatch.text import sanitize
+from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.footer import StableFooter
 
 REFRESH_SECONDS = 2.0
@@ -90,7 +91,7 @@ class SessionsScreen(Screen[None]):
         except NoMatches:
             return
         try:
-            rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
+            rows = await dashboard(self).services.list_sessions(self.query_text)
         except QueryRejected as err:
             error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
             self._schedule()
@@ -125,7 +126,7 @@ class SessionsScreen(Screen[None]):
                 continue
             key = row.workflow_id
             seen.add(key)
-            cells = _cells(row, self.app.services.now())  # type: ignore[attr-defined]
+            cells = _cells(row, dashboard(self).services.now())
             if key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(key, column, value, update_width=True)  # a title set later widens its column
