@@ -438,7 +438,6 @@ class Pane(Vertical):
             text.append(f"  {self.stats.error}", style="red")
         return text
 
-
     def _join_text(self) -> str:
         """How this device got where it is: its join, and where it picked up again after a drop."""
         if self.join.mode == "resume" and self.resume_point is not None and self.resumed_at is None:
