@@ -37,9 +37,7 @@ def key_names(binding: Binding, display: Callable[[Binding], str]) -> str:
     return " ".join(display(Binding(key, binding.action)) for key in keys)
 
 
-def bindings_table(
-    title: str, owner: type[object], display: Callable[[Binding], str] | None = None
-) -> Table:
+def bindings_table(title: str, owner: type[object], display: Callable[[Binding], str] | None = None) -> Table:
     """Every described binding of ``owner``, including those kept out of the footer for space."""
     shown = display or (lambda binding: binding.key)
     table = Table(title=title, show_header=False, expand=True, box=None)
