@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from wfwatch import events
 from wfwatch.agents.demo import start_demo_sessions
+from wfwatch.agents.frameworks.demo import framework_sessions
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
 from wfwatch.agents.worker import create_worker
 from wfwatch.logs import log_to_file
@@ -53,6 +54,8 @@ async def main() -> None:
             await start_demo_sessions(client)
             await shoot_team(client)
             await shoot_flaky_raw(client)
+            async with framework_sessions(client):
+                await shoot_framework(client)
             await shoot_sessions(client)  # last: the hub's cache now knows the heads it read
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.svg')))} to {OUT}")
 
@@ -100,8 +103,24 @@ async def shoot_flaky_raw(client: Client) -> None:
             pane.query_one(RawLog).scroll_to(y=max(0, line - 3), animate=False, immediate=True)
         await pilot.pause(0.5)
         app.save_screenshot("raw-superseded-attempt.svg", str(OUT))
-        kinds = {events.kind_of(r.item) for r in pane.records}
+        kinds = {events.kind_of(r.item) for r in pane.records if isinstance(r, events.Record)}
         print(f"raw view shows {len(pane.records)} records of kinds {sorted(kinds)}", file=sys.stderr)
+
+
+async def shoot_framework(client: Client) -> None:
+    """demo-openai: a real OpenAI Agents SDK run, its handoff lane and an answer retried mid-stream."""
+    app = WfwatchApp(client, open_session="demo-openai")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, WatchScreen), 10, "the watch screen")
+        pane = app.screen.query_one(Pane)
+
+        def retried_in_a_second_lane() -> bool:
+            lanes = pane.view.lanes
+            return len(lanes) > 1 and any(m.superseded_attempts and m.finished for m in lanes[1].messages)
+
+        await until(retried_in_a_second_lane, 120, "the handoff lane's retried answer")
+        await pilot.pause(1.0)
+        app.save_screenshot("framework-openai-agents.svg", str(OUT))
 
 
 if __name__ == "__main__":

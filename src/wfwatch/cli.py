@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import click
 
 from wfwatch import events, paths
+from wfwatch.schemas import SCHEMAS, Translator
 from wfwatch.temporal.connect import ConnectionOptions, add_connection_options, connect, options_from_click
-from wfwatch.text import sanitize
+from wfwatch.text import INVISIBLE_RANGES, one_line, sanitize
 
 T = TypeVar("T")
 
@@ -113,6 +114,7 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from temporalio.client import Client
 
     from wfwatch.agents.demo import start_demo_sessions
+    from wfwatch.agents.frameworks.demo import framework_sessions
     from wfwatch.agents.shared import SEARCH_ATTRIBUTES, TASK_QUEUE
     from wfwatch.agents.worker import create_worker
     from wfwatch.temporal.server import EmbeddedServer
@@ -134,8 +136,10 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         if server.ui_url:
             click.echo(f"Temporal UI: {server.ui_url}", err=True)
         client = await Client.connect(server.address, namespace=server.namespace)
-        async with create_worker(client, TASK_QUEUE):
-            ids = await start_demo_sessions(client)
+        async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
+            ids = [*await start_demo_sessions(client), *frameworks.session_ids]
+            for line in frameworks.skipped:
+                click.echo(line, err=True)
             click.echo("demo sessions: " + ", ".join(ids), err=True)
             if headless:
                 await _headless(client, ids, seconds)
@@ -174,6 +178,12 @@ async def _headless(client: Any, ids: list[str], seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with offsets.")
 @click.option("--raw", is_flag=True, help="Print every event, not just the text.")
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
+@click.option(
+    "--schema",
+    type=click.Choice(list(SCHEMAS)),
+    default=None,
+    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
+)
 @add_connection_options
 @click.pass_context
 def tail(
@@ -185,16 +195,24 @@ def tail(
     as_json: bool,
     raw: bool,
     mode: str,
+    schema: str | None,
     **conn: Any,
 ) -> None:
     """Follow a workflow's stream from an offset until it ends."""
     if from_offset < 0:
         raise click.BadParameter("must be >= 0", param_hint="--from")
-    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode))
+    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode, schema))
 
 
 async def _tail(
-    options: ConnectionOptions, workflow_id: str, from_offset: int, live: bool, as_json: bool, raw: bool, mode: str
+    options: ConnectionOptions,
+    workflow_id: str,
+    from_offset: int,
+    live: bool,
+    as_json: bool,
+    raw: bool,
+    mode: str,
+    schema: str | None = None,
 ) -> None:
     from wfwatch.logs import log_to_file
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
@@ -210,15 +228,19 @@ async def _tail(
         if live:
             reader.offset = await reader.head()
         printer = _TextPrinter(out, raw)
+        # Streams other agent frameworks write are shown as the events they stand for (wfwatch.schemas).
+        translator = Translator(schema)
         async for result in reader:
             if isinstance(result, Batch):
-                for record in result.records:
+                for read in result.records:
+                    record, _ = translator.translate(read)
                     if as_json:
-                        out.write(json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n")
+                        out.write(_json_line(record))
                     else:
                         printer.write(record)
                 out.flush()
             elif isinstance(result, Gap):
+                printer.framing()
                 _emit(
                     out,
                     as_json,
@@ -233,11 +255,24 @@ async def _tail(
                     f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n",
                 )
     except (StreamNotFound, StreamReadError) as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(sanitize(str(err))) from None
+
+
+#: What every line of model text after its first starts with in ``tail``'s text mode.
+#: tail's own lines start with ``@`` (a record), ``[`` (a message's header, a gap,
+#: the end) or nothing (blank); model text can never start one (docs/events.md).
+CONTINUATION = "┆ "
 
 
 class _TextPrinter:
-    """Tokens as running text with a header when the message or channel changes."""
+    """Tokens as running text with a header when the message or channel changes.
+
+    Record boundaries cannot be forged: names in headers and record lines are
+    kept on one line (:func:`~wfwatch.text.one_line`), and model text, which
+    starts on its header's line, has :data:`CONTINUATION` after each newline,
+    so a token ``"\\n@9 session_finished"`` or ``"\\n[end: ...]"`` prints as
+    a marked continuation line, never as a line of tail's own.
+    """
 
     def __init__(self, out: Any, raw: bool) -> None:
         self.out = out
@@ -245,23 +280,43 @@ class _TextPrinter:
         self.current: tuple[str, int, str] | None = None
 
     def write(self, record: events.Record) -> None:
+        if record.derived and not self.raw:
+            for event in record.derived:
+                self.write(events.Record(record.offset, event))
+            return
         item = record.item
         if isinstance(item, events.TokenDelta) and not self.raw:
             key = (item.message_id, item.attempt, item.channel)
             if key != self.current:
                 self.current = key
-                self.out.write(f"\n[{sanitize(item.lane)} {sanitize(item.message_id)} #{item.attempt} {item.channel}] ")
-            self.out.write(sanitize(item.text))
+                self.out.write(f"\n[{one_line(item.lane)} {one_line(item.message_id)} #{item.attempt} {item.channel}] ")
+            self.out.write(sanitize(item.text).replace("\n", "\n" + CONTINUATION))
             return
         if not self.raw and isinstance(item, events.AttemptStarted | events.MessageFinished):
             return
         self.current = None
-        self.out.write(f"\n@{record.offset} {sanitize(events.summarize(item))}")
+        self.out.write(f"\n@{record.offset} {one_line(events.summarize(item))}")
+
+    def framing(self) -> None:
+        """tail wrote a line of its own (a gap): the running message's next token gets its header again."""
+        self.current = None
 
 
-#: JSON leaves C1 controls (U+0080..U+009F) raw with ensure_ascii=False; some
-#: terminals act on them, so they are written as \u escapes (still valid JSON).
-_C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+def _json_escape(code: int) -> str:
+    """``\\uXXXX`` (a surrogate pair above U+FFFF): what ``ensure_ascii`` would write."""
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+#: JSON leaves DEL, C1 controls (U+0080..U+009F) and the invisible and bidi
+#: characters (U+202E, U+200B, ...: :data:`wfwatch.text.INVISIBLE_RANGES`) raw
+#: with ensure_ascii=False; terminals act on them or reorder text around them,
+#: so they are written as \u escapes (still valid JSON, the same string).
+_C1_ESCAPED = {
+    code: _json_escape(code) for first, last in ((0x7F, 0x9F), *INVISIBLE_RANGES) for code in range(first, last + 1)
+}
 
 
 def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
@@ -269,19 +324,31 @@ def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
     out.flush()
 
 
+def _json_line(record: events.Record) -> str:
+    """One record as ``tail --json`` prints it: one line of JSON, nothing a terminal acts on."""
+    return json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n"
+
+
 def _record_json(record: events.Record) -> dict[str, Any]:
     item = record.item
     if isinstance(item, events.UnknownItem):
-        return {
+        fields: dict[str, Any] = {
             "offset": record.offset,
             "kind": "unknown",
             "topic": item.topic,
             "data": item.data,
             "reason": item.reason,
         }
+        return _with_derived(record, fields)
     if isinstance(item, events.InvalidItem):
         return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
     return {"offset": record.offset, **events.to_dict(item)}
+
+
+def _with_derived(record: events.Record, fields: dict[str, Any]) -> dict[str, Any]:
+    if record.derived:
+        fields["derived"] = [events.to_dict(event) for event in record.derived]
+    return fields
 
 
 @main.command()
@@ -389,7 +456,7 @@ def send(ctx: click.Context, /, workflow_id: str, text: str, **conn: Any) -> Non
         try:
             result = await send_message(client, workflow_id, text)
         except SteeringError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(sanitize(str(err))) from None
         click.echo(f"turn {result.turn} queued; its events start at or after offset {result.head_offset}")
 
     _run(go)
@@ -409,7 +476,7 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
         try:
             await cancel_turn(client, workflow_id)
         except SteeringError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(sanitize(str(err))) from None
         click.echo("cancel requested")
 
     _run(go)

@@ -16,7 +16,8 @@ offset so a view can show exactly where it sits in the log.
 from __future__ import annotations
 
 import json
-from typing import Any, Final, Literal
+import sys
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -33,6 +34,25 @@ MAIN_LANE: Final = "main"
 Channel = Literal["answer", "reasoning"]
 Status = Literal["running", "completed", "failed", "cancelled"]
 
+#: Ranges of the numeric fields, checked at decode (docs/events.md). A value
+#: outside its range makes the item an :class:`UnknownItem` naming the field:
+#: an ``attempt`` of ``10**400`` would otherwise supersede every real attempt
+#: of its message, a negative ``index`` would put a sub-agent before ``main``.
+MAX_VERSION: Final = 2**31 - 1
+MAX_TURN: Final = 2**31 - 1
+#: Retries of one LLM call; far more than any retry policy makes in practice.
+MAX_ATTEMPT: Final = 10_000
+#: Announced lanes sort before unannounced ones (the reducer gives those 1,000,000 + offset).
+MAX_LANE_INDEX: Final = 999_999
+Version = Annotated[int, msgspec.Meta(ge=0, le=MAX_VERSION)]
+TurnNumber = Annotated[int, msgspec.Meta(ge=0, le=MAX_TURN)]
+Attempt = Annotated[int, msgspec.Meta(ge=1, le=MAX_ATTEMPT)]
+#: An error's attempt: 0 when the error belongs to no attempt.
+ErrorAttempt = Annotated[int, msgspec.Meta(ge=0, le=MAX_ATTEMPT)]
+LaneIndex = Annotated[int, msgspec.Meta(ge=0, le=MAX_LANE_INDEX)]
+#: A finite number >= 0 (``ts`` seconds, ``duration_ms``): NaN and infinity fail the bounds.
+NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+
 
 class _Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
     """Fields every event carries.
@@ -42,10 +62,10 @@ class _Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
     the stream offset is the order.
     """
 
-    v: int = SCHEMA_VERSION
-    ts: float = 0.0
+    v: Version = SCHEMA_VERSION
+    ts: NonNegative = 0.0
     lane: str = MAIN_LANE
-    turn: int = 0
+    turn: TurnNumber = 0
 
 
 class SessionStarted(_Event, tag="session_started", frozen=True):
@@ -77,7 +97,8 @@ class StepStarted(_Event, tag="step_started", frozen=True):
 class StepFinished(_Event, tag="step_finished", frozen=True):
     step_id: str
     status: Status = "completed"
-    duration_ms: float = 0.0
+    #: ``None`` when the publisher did not measure it (a framework's stream carries no times).
+    duration_ms: NonNegative | None = 0.0
     reason: str = ""
 
 
@@ -90,7 +111,7 @@ class AttemptStarted(_Event, tag="attempt_started", frozen=True):
     """
 
     message_id: str
-    attempt: int = 1
+    attempt: Attempt = 1
     step_id: str = ""
 
 
@@ -99,13 +120,13 @@ class TokenDelta(_Event, tag="token", frozen=True):
 
     message_id: str
     text: str
-    attempt: int = 1
+    attempt: Attempt = 1
     channel: Channel = "answer"
 
 
 class MessageFinished(_Event, tag="message_finished", frozen=True):
     message_id: str
-    attempt: int = 1
+    attempt: Attempt = 1
 
 
 class ToolCall(_Event, tag="tool_call", frozen=True):
@@ -125,7 +146,7 @@ class SubagentSpawned(_Event, tag="subagent_spawned", frozen=True):
 
     name: str
     workflow_id: str = ""
-    index: int = 0
+    index: LaneIndex = 0
 
 
 class SubagentFinished(_Event, tag="subagent_finished", frozen=True):
@@ -137,7 +158,7 @@ class ErrorEvent(_Event, tag="error", frozen=True):
     message: str
     retryable: bool = False
     message_id: str = ""
-    attempt: int = 0
+    attempt: ErrorAttempt = 0
 
 
 Event = (
@@ -188,6 +209,9 @@ class UnknownItem(msgspec.Struct, frozen=True):
     data: Any = None
     kind: str = ""
     reason: str = ""
+    #: Set by :mod:`wfwatch.schemas` when another framework's schema knew the item:
+    #: the record's ``derived`` events (possibly none) are what it means.
+    schema: str = ""
 
 
 class InvalidItem(msgspec.Struct, frozen=True):
@@ -202,10 +226,16 @@ Decoded = Event | UnknownItem | InvalidItem
 
 
 class Record(msgspec.Struct, frozen=True):
-    """One log position as a reader sees it: the offset and what sits there."""
+    """One log position as a reader sees it: the offset and what sits there.
+
+    ``derived`` holds the wfwatch events an item in another framework's
+    schema stands for (see :mod:`wfwatch.schemas`); the item itself stays
+    as it was read, for raw views.
+    """
 
     offset: int
     item: Decoded
+    derived: tuple[Event, ...] = ()
 
 
 _encoder = msgspec.json.Encoder()
@@ -240,7 +270,7 @@ def decode(data: bytes | str, topic: str = TOPIC) -> Decoded:
             return _unknown(data, topic, str(err))
         except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
             return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
-    return _unknown(data, topic, f"topic {topic!r} is not {TOPIC!r}")
+    return _unknown(data, topic, _foreign_topic(topic))
 
 
 def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
@@ -253,7 +283,8 @@ def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
             return event
         except msgspec.ValidationError as err:
             return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=str(err))
-    return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason="not a wfwatch event")
+    reason = "not a wfwatch event" if topic == TOPIC else _foreign_topic(topic)
+    return UnknownItem(topic=topic, data=value, kind=_kind_of(value), reason=reason)
 
 
 def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | InvalidItem:
@@ -262,11 +293,16 @@ def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | Invali
     except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
         if topic == TOPIC:
             return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
-        return UnknownItem(topic=topic, data=None, reason=f"not JSON: {_reason(err)}")
+        return UnknownItem(topic=topic, data=None, reason=f"{reason} (and not JSON: {_reason(err)})")
     kind = _kind_of(value)
-    if kind and kind not in _KINDS:
+    # Only the wfwatch topic has event kinds: elsewhere a "kind" is the other publisher's own field.
+    if topic == TOPIC and kind and kind not in _KINDS:
         reason = f"unknown event kind {kind!r}"
     return UnknownItem(topic=topic, data=value, kind=kind, reason=reason)
+
+
+def _foreign_topic(topic: str) -> str:
+    return f"topic {topic!r} is not {TOPIC!r}"
 
 
 def _reason(err: Exception) -> str:
@@ -300,12 +336,35 @@ def kind_of(item: Decoded) -> str:
     return str(tag)
 
 
+#: Fields other publishers name an item's type by, in the order looked for.
+TYPE_FIELDS: Final = ("kind", "type", "event_kind")
+
+
+def type_field(value: Any) -> tuple[str, str] | None:
+    """``(field, type)`` of the first type-naming field of a JSON object, if any."""
+    if isinstance(value, dict):
+        for key in TYPE_FIELDS:
+            found = value.get(key)
+            if isinstance(found, str):
+                return key, found
+    return None
+
+
 def payload_preview(item: UnknownItem) -> str:
-    """An unknown item's payload as one line of JSON (or its repr), cut at ``PREVIEW_CHARS``."""
+    """An unknown item's payload as one line, cut at ``PREVIEW_CHARS``.
+
+    The field that names the item's type (``type``, ``event_kind``, ...)
+    comes first, so a long event's kind is never the part that is cut off.
+    """
+    data = item.data
+    named = type_field(data)
+    if named is not None:
+        key, kind = named
+        data = {key: kind, **{k: v for k, v in data.items() if k != key}}
     try:
-        shown = json.dumps(item.data, ensure_ascii=False, default=str)
+        shown = json.dumps(data, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
-        shown = repr(item.data)
+        shown = repr(data)
     return shown[:PREVIEW_CHARS] + "…" if len(shown) > PREVIEW_CHARS else shown
 
 

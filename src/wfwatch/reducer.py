@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from wfwatch.events import (
     MAIN_LANE,
     AttemptStarted,
+    Decoded,
     ErrorEvent,
     InvalidItem,
     MessageFinished,
@@ -39,6 +40,7 @@ from wfwatch.events import (
     TurnStarted,
     UnknownItem,
 )
+from wfwatch.schemas import Translator
 
 # --- the view: plain frozen data a renderer can trust -----------------------
 
@@ -149,6 +151,8 @@ class SessionView:
     tool_calls: tuple[ToolCallView, ...]
     errors: tuple[str, ...]
     odd_items: tuple[OddItem, ...]
+    #: ``(topic, schema)`` of each topic written in another framework's schema (``wfwatch.schemas``).
+    schemas: tuple[tuple[str, str], ...] = ()
 
     def lane(self, name: str) -> LaneView | None:
         return next((lane for lane in self.lanes if lane.name == name), None)
@@ -233,7 +237,10 @@ class Reducer:
     an at-least-once transport) never double text.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, schema: str | None = None, *, turns_before: int = 0) -> None:
+        """``schema`` forces a framework schema (``wfwatch.schemas``); ``turns_before`` numbers a
+        framework's turns for a device that joined at the first offset of turn ``turns_before + 1``."""
+        self._translator = Translator(schema, turns_before=turns_before)
         self._session_id = ""
         self._title = ""
         self._status = "running"
@@ -256,9 +263,14 @@ class Reducer:
         """The offset after the last applied record (where to resume)."""
         return self._next_offset
 
-    def feed(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self.apply(record)
+    @property
+    def translator(self) -> Translator:
+        """The fold of framework schemas this reducer applies (what it recognised, what it did not know)."""
+        return self._translator
+
+    def feed(self, records: Iterable[Record]) -> list[Record]:
+        """Apply ``records``; returns them as applied (framework items with their derived events)."""
+        return [self.apply(record) for record in records]
 
     def gap(self, start: int, end: int) -> None:
         """Offsets ``start`` .. ``end - 1`` are gone: mark the hole in every lane, move past it.
@@ -275,15 +287,24 @@ class Reducer:
         for lane in self._lanes.values():
             lane.gaps.append(GapView(start, end, len(lane.message_ids)))
 
-    def apply(self, record: Record) -> None:
+    def apply(self, record: Record) -> Record:
+        """Apply one record; returns it as applied (see :meth:`feed`)."""
         if (self._first_offset is not None or self._gapped) and record.offset < self._next_offset:
-            return
+            return record
         if self._first_offset is None:
             self._first_offset = record.offset
         self._next_offset = record.offset + 1
         self._records += 1
-        item = record.item
-        offset = record.offset
+        if type(record.item) is UnknownItem:
+            record, known = self._translator.translate(record)
+            if known:
+                for event in record.derived:
+                    self._apply_item(event, record.offset)
+                return record
+        self._apply_item(record.item, record.offset)
+        return record
+
+    def _apply_item(self, item: Decoded, offset: int) -> None:
         if isinstance(item, TokenDelta):
             self._tokens += 1
             message = self._message(item.message_id, item.lane, item.turn, offset)
@@ -415,6 +436,7 @@ class Reducer:
             tool_calls=tuple(self._tools.values()),
             errors=tuple(self._errors),
             odd_items=tuple(self._odd),
+            schemas=tuple(self._translator.schemas.items()),
         )
 
 

@@ -6,9 +6,9 @@ module (and :mod:`wfwatch.steering`) and renders what comes back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
@@ -18,6 +18,10 @@ from wfwatch.agents.workflows import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, TURN_A
 from wfwatch.hub.results import KnownHead
 
 DEFAULT_QUERY = "ExecutionStatus = 'Running' OR CloseTime > '{recent}'"
+#: Visibility lists every run of a workflow (each continue-as-new closes one and
+#: starts the next), so listing ``limit`` sessions may read more runs than that:
+#: at most this many runs per session asked for.
+RUNS_SCANNED_PER_SESSION = 10
 
 
 class QueryError(Exception):
@@ -48,40 +52,79 @@ class SessionRow:
 
 
 async def list_sessions(client: Client, query: str = "", *, limit: int = 200) -> list[SessionRow]:
-    """Workflows matching ``query`` (Temporal's visibility language), newest first.
+    """Up to ``limit`` workflows matching ``query`` (Temporal's visibility language), one row per workflow id.
 
-    Child sub-agent workflows are listed too; the caller filters as it likes.
+    Each row is the workflow's latest run (see :func:`latest_runs`): a session
+    that continued-as-new is listed once, with its current status, title and
+    turn. Newest first, in visibility's order. Child sub-agent workflows are
+    listed too; the caller filters as it likes.
     """
-    rows: list[SessionRow] = []
+    runs: list[SessionRow] = []
+    ids: set[str] = set()
     try:
-        async for execution in client.list_workflows(query or None, limit=limit):
-            attrs = execution.typed_search_attributes
-            status = execution.status or WorkflowExecutionStatus.RUNNING
-            title = attrs.get(SESSION_ATTR)
-            turn = attrs.get(TURN_ATTR)
-            if title is None or turn is None:
-                memo = await _memo(execution)
-                title = title or str(memo.get(MEMO_TITLE, ""))
-                memo_turn = memo.get(MEMO_TURN)
-                turn = turn if turn is not None else (memo_turn if isinstance(memo_turn, int) else None)
-            rows.append(
-                SessionRow(
-                    workflow_id=execution.id,
-                    run_id=execution.run_id,
-                    workflow_type=execution.workflow_type,
-                    status=status.name.lower(),
-                    start_time=execution.start_time,
-                    title=title or "",
-                    turn=turn,
-                    parent_id=execution.parent_id,
-                )
-            )
+        async for execution in client.list_workflows(query or None, limit=limit * RUNS_SCANNED_PER_SESSION):
+            if execution.id not in ids and len(ids) >= limit:
+                # Enough sessions. Visibility lists a workflow's latest run before
+                # its older ones (running first, then by close time), so the runs
+                # left can only be older runs of listed ones or other workflows.
+                break
+            ids.add(execution.id)
+            runs.append(await _row(execution))
     except RPCError as err:
         reason = err.message.splitlines()[0] if err.message else str(err)
         if err.status == RPCStatusCode.INVALID_ARGUMENT:
             raise QueryRejected(reason) from err
         raise QueryError(f"cannot list workflows in namespace {client.namespace!r}: {reason}") from err
-    return rows
+    return latest_runs(runs)
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def latest_runs(runs: Iterable[SessionRow]) -> list[SessionRow]:
+    """One row per workflow id: the run that started last, in the order the ids first appear.
+
+    Every continue-as-new leaves a closed run (status ``continued_as_new``)
+    behind, with the title and turn of its time; only the newest run says
+    what the session is doing now. On equal start times the run that did not
+    continue-as-new wins (it is the one that carried on). The dashboard and
+    the bridge both list through this, so they agree.
+    """
+    latest: dict[str, SessionRow] = {}
+    for run in runs:
+        kept = latest.get(run.workflow_id)
+        if kept is None or _run_order(run) > _run_order(kept):
+            latest[run.workflow_id] = run
+    return list(latest.values())
+
+
+def _run_order(row: SessionRow) -> tuple[datetime, bool]:
+    started = row.start_time or _EARLIEST
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return (started, row.status != "continued_as_new")
+
+
+async def _row(execution: WorkflowExecution) -> SessionRow:
+    attrs = execution.typed_search_attributes
+    status = execution.status or WorkflowExecutionStatus.RUNNING
+    title = attrs.get(SESSION_ATTR)
+    turn = attrs.get(TURN_ATTR)
+    if title is None or turn is None:
+        memo = await _memo(execution)
+        title = title or str(memo.get(MEMO_TITLE, ""))
+        memo_turn = memo.get(MEMO_TURN)
+        turn = turn if turn is not None else (memo_turn if isinstance(memo_turn, int) else None)
+    return SessionRow(
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        workflow_type=execution.workflow_type,
+        status=status.name.lower(),
+        start_time=execution.start_time,
+        title=title or "",
+        turn=turn,
+        parent_id=execution.parent_id,
+    )
 
 
 async def _memo(execution: WorkflowExecution) -> Mapping[str, Any]:

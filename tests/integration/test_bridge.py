@@ -536,6 +536,58 @@ async def test_sessions_come_from_a_fixed_visibility_query(
         assert (await http.get("/sessions", params={"limit": "0"})).status_code == 400
 
 
+async def test_sessions_that_continued_as_new_are_one_row_each_with_the_latest_run(
+    client: Client, task_queue: str, worker: Worker, tmp_path: Path
+) -> None:
+    # Three sessions, each rolled over after every step of one turn: visibility holds 4+ runs each.
+    handles = [
+        await start_session(
+            client,
+            task_queue,
+            title=f"rolling {n}",
+            messages=["go"],
+            idle_timeout=60,
+            rollover_after_steps=1,
+            model=streaming_model(5),
+        )
+        for n in range(3)
+    ]
+    ids = {handle.id for handle in handles}
+    query = " OR ".join(f"WorkflowId = '{session_id}'" for session_id in ids)
+
+    async def settled() -> bool:
+        runs = [run async for run in client.list_workflows(query)]
+        infos = [await handle.query(AgentSession.info) for handle in handles]
+        return len(runs) >= 12 and all(info.runs >= 4 and not info.in_turn for info in infos)
+
+    deadline = time.monotonic() + 60
+    while not await settled():
+        assert time.monotonic() < deadline, "the sessions did not roll over"
+        await asyncio.sleep(0.2)
+    current = {handle.id: (await handle.describe()).run_id for handle in handles}
+
+    def ours(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [row for row in body["sessions"] if row["session_id"] in ids]
+
+    async with bridge(client, tmp_path) as (_, http):
+        deadline = time.monotonic() + 30
+        while True:  # visibility is eventually consistent
+            rows = ours((await http.get("/sessions", params={"status": "all"})).json())
+            if {row["session_id"]: row["run_id"] for row in rows} == current and len(rows) == 3:
+                break
+            assert time.monotonic() < deadline, rows
+            await asyncio.sleep(0.2)
+        assert sorted((row["status"], row["title"], row["turn"]) for row in rows) == [
+            ("running", f"rolling {n}", 1) for n in range(3)
+        ]
+        running = ours((await http.get("/sessions", params={"status": "running"})).json())
+        assert sorted(row["session_id"] for row in running) == sorted(ids)
+        # Their continued-as-new runs are closed runs, but the sessions are not closed.
+        assert ours((await http.get("/sessions", params={"status": "closed"})).json()) == []
+    for handle in handles:
+        await handle.signal(AgentSession.close)
+
+
 # --- security ----------------------------------------------------------------------------------
 
 

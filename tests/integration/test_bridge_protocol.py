@@ -96,3 +96,38 @@ def test_the_token_is_cut_from_a_query_string_and_nothing_else() -> None:
     assert _without_token(b"join=live&token=abc&last_event_id=E%3A4") == b"join=live&last_event_id=E%3A4"
     assert _without_token(b"tok%65n=abc&from=3&token&token=") == b"from=3"  # however it is spelled
     assert _without_token(b"tokens=1&my_token=2&from=token") == b"tokens=1&my_token=2&from=token"
+
+
+def test_a_framework_item_travels_with_the_events_it_stands_for() -> None:
+    """The page applies ``derived`` (wfwatch.schemas); two streams folded differently never share a frame."""
+    from wfwatch.reducer import Reducer
+    from wfwatch.schemas import Translator
+
+    def part_start(index: int, content: str) -> events.UnknownItem:
+        data = {"event_kind": "part_start", "index": index, "part": {"part_kind": "text", "content": content}}
+        return events.UnknownItem(topic="agent-events", data=data)
+
+    read = [events.Record(0, part_start(0, "Hello")), events.Record(1, part_start(0, "Hi"))]
+    translator = Translator()
+    translated = [translator.translate(record)[0] for record in read]
+    frames = [json.loads(record_json(record)) for record in translated]
+    assert frames[0]["schema"] == "pydantic-ai" and frames[0]["topic"] == "agent-events"
+    assert [d["kind"] for d in frames[1]["derived"]] == ["attempt_started", "token"]
+
+    # A Python fold of what the page receives equals a pane's fold of what the hub delivered.
+    page = Reducer()
+    for frame in frames:
+        for derived in frame["derived"]:
+            event = events.decode_value(derived)
+            assert not isinstance(event, events.UnknownItem | events.InvalidItem)
+            page._apply_item(event, frame["offset"])
+    pane = Reducer()
+    pane.feed(read)
+    assert page.view().lanes == pane.view().lanes and pane.view().text == "Hi"
+
+    # A stream that joined at offset 1 folds that item as a first attempt: its own frame.
+    late = Translator().translate(read[1])[0]
+    assert late.derived != translated[1].derived
+    cache = FrameCache()
+    assert cache.chunk("s", EPOCH, [translated[1]]) != cache.chunk("s", EPOCH, [late])
+    assert cache.chunk("s", EPOCH, [late]) == record_frame(EPOCH, late)

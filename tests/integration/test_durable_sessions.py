@@ -15,15 +15,18 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 from worker_process import worker_processes
 
-from wfwatch import events
+from wfwatch import events, steering
 from wfwatch.agents.model import scripted_texts, tokenize
 from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import Reducer, SessionView, reduce
+from wfwatch.stream.publisher import EventPublisher
 from wfwatch.stream.reader import Batch, End, Gap, StreamReader, read_all
 from wfwatch.temporal.server import EmbeddedServer
 
@@ -533,3 +536,122 @@ async def test_scripted_hard_crash_fault_kills_the_worker_and_the_session_recove
     assert end is not None and gaps == []
     assert_contiguous(records)
     assert reduce(records).canonical_text() == expected_main(clean, prompt)
+
+
+# --- continue-as-new stays under Temporal's payload warning limit ------------------------------
+
+#: The SDK logs TMPRL1103 for a payload field over 512 KiB (the server's default hard limit is 2 MiB).
+PAYLOAD_WARNING_BYTES = 512 * 1024
+#: History events whose payloads the workflow itself writes (its commands), not its callers.
+WRITTEN_BY_THE_WORKFLOW = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+    EventType.EVENT_TYPE_MARKER_RECORDED,
+}
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[list[HistoryEvent]]:
+    """Every run's history, first to last, following the continue-as-new chain."""
+    description = await client.get_workflow_handle(workflow_id).describe()
+    run_id: str | None = description.raw_info.first_run_id or description.run_id
+    runs = []
+    while run_id:
+        history = [e async for e in client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history_events()]
+        runs.append(history)
+        last = history[-1]
+        run_id = None
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return runs
+
+
+async def test_a_rollover_with_the_largest_events_stays_under_the_payload_warning_limit_and_says_what_it_dropped(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await start_session(
+        client, task_queue, idle_timeout=60, rollover_after_steps=1, model=ModelSpec(tokens_per_second=0)
+    )
+    # The largest events a publisher lets through (~1 MB), then a 400 KB tool result and small ones:
+    # carried whole, the log would make a continue-as-new input of ~2 MB (base64 in JSON).
+    big = events.TokenDelta(message_id="huge", text="x" * 1_000_000, lane="main")
+    large = events.ToolResult(call_id="large", result="y" * 400_000)
+    async with EventPublisher.for_workflow(client, handle.id) as publisher:
+        await publisher.publish(big)
+        await publisher.publish(large)
+        for n in range(20):
+            await publisher.publish(events.TokenDelta(message_id=f"small-{n}", text=f"s{n} ", lane="main"))
+    await handle.execute_update(AgentSession.send_message, "go")
+    await handle.signal(AgentSession.close)
+    await handle.result()
+
+    runs = await runs_of(client, handle.id)
+    assert len(runs) >= 3, f"expected rollovers, got {len(runs)} runs"
+    carried = [run[-1].workflow_execution_continued_as_new_event_attributes.input.ByteSize() for run in runs[:-1]]
+    print("continue-as-new input bytes per rollover:", carried)
+    assert max(carried) < PAYLOAD_WARNING_BYTES, carried
+    for run in runs:
+        for event in run:
+            if event.event_type in WRITTEN_BY_THE_WORKFLOW:
+                attributes = getattr(event, event.WhichOneof("attributes") or "")
+                assert attributes.ByteSize() < PAYLOAD_WARNING_BYTES, (EventType.Name(event.event_type), carried)
+
+    # What was not carried is an explicit gap from offset 0, not a hole: every offset is a record or in the gap.
+    records, gaps, end = await read_all(client, handle.id, timeout=60)
+    assert end is not None and end.status == "completed"
+    # Offsets 0 (session_started), 1 (the 1 MB token) and 2 (the 400 KB result) could not be carried;
+    # the small items after them were (the newest that fit), and everything since.
+    assert gaps == [Gap(0, 3)]
+    assert [r.offset for r in records] == list(range(3, end.next_offset))
+    assert [r.item for r in records[:20]] == [
+        events.TokenDelta(message_id=f"small-{n}", text=f"s{n} ", lane="main") for n in range(20)
+    ]
+    assert isinstance(records[-1].item, events.SessionFinished)
+
+
+async def test_the_message_queue_is_bounded_in_bytes_so_it_can_always_be_carried(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    # A long first turn: the messages sent meanwhile wait in the queue, which continue-as-new carries whole.
+    slow = ModelSpec(tokens_per_second=5, answer_words=200, reasoning_words=0)
+    handle = await start_session(client, task_queue, messages=["first"], idle_timeout=60, model=slow)
+    await steering.send_message(client, handle.id, "a" * 100_000)
+    with pytest.raises(steering.SteeringError, match="too much queued: 1 messages wait"):
+        await steering.send_message(client, handle.id, "b" * 40_000)
+    # Counted as JSON bytes: 30,000 characters of "é" are 180,000 bytes escaped.
+    with pytest.raises(steering.SteeringError, match="too much queued"):
+        await steering.send_message(client, handle.id, "é" * 30_000)
+    assert (await handle.query(AgentSession.info)).pending == 1
+    await handle.terminate("test over")
+
+
+async def test_a_reader_catching_up_on_a_large_backlog_gets_poll_results_under_the_warning_limit(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await start_session(client, task_queue, idle_timeout=60, model=ModelSpec(tokens_per_second=0))
+    # 1.2 MB of log: the SDK would answer a poll from 0 with ~1 MB in one Update result.
+    results = [events.ToolResult(call_id=f"r{n}", result=f"{n}" * 150_000) for n in range(8)]
+    async with EventPublisher.for_workflow(client, handle.id) as publisher:
+        for result in results:
+            await publisher.publish(result)
+    device = Device(client, handle.id)
+    await device.wait_for(lambda record: record.item == results[-1])
+    await handle.signal(AgentSession.close)
+    await device.finish()
+    assert not device.gaps
+    assert [r.offset for r in device.records] == list(range(len(device.records)))
+    assert [r.item for r in device.records if isinstance(r.item, events.ToolResult)] == results
+
+    polls = [
+        event.workflow_execution_update_completed_event_attributes.ByteSize()
+        for run in await runs_of(client, handle.id)
+        for event in run
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    ]
+    print("poll Update result bytes, largest:", sorted(polls)[-3:])
+    assert len([size for size in polls if size > 150_000]) >= 4, "the backlog came in several batches"
+    assert max(polls) < PAYLOAD_WARNING_BYTES, sorted(polls)[-3:]

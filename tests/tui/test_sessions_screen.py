@@ -113,7 +113,7 @@ async def test_lists_refreshes_in_place_reports_bad_queries_filters_and_opens_a_
         await pilot.pause(0.2)
         raw = pane.query_one(RawLog)
         assert raw.display and raw.border_title == GENERIC_TITLE
-        shown = str(getattr(raw._body.render(), "plain", ""))
+        shown = "\n".join(raw.lines())
         assert 'orders  {"order": 1, "state": "paid"}' in shown and '"state": "shipped"' in shown
         # JSON shows ESC as \u001b: literal text, and no control byte reaches the terminal.
         assert "[red]not red[/red] \\u001b[2J" in shown and "\x1b" not in shown and "\x07" not in shown
@@ -182,3 +182,74 @@ async def test_sub_agent_child_workflows_are_listed_only_on_request(
         assert screen.rows[child].parent_id == session_id
         await pilot.press("c")
         assert set(screen.rows) == {session_id}
+
+
+async def test_a_session_that_continued_as_new_is_one_running_row_with_its_latest_turn(
+    client: Client, task_queue: str, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.3)
+    # A rollover after every step: turn 2 runs in the session's 4th or later run.
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(title="rolls over", messages=["one", "two"], model=QUICK, rollover_after_steps=1),
+        id=f"rolling-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        screen.apply_query(f"WorkflowId = '{handle.id}'")
+        table: DataTable[Any] = screen.query_one(DataTable)
+
+        def shown() -> tuple[str, str, str]:
+            if handle.id not in screen.rows:
+                return ("", "", "")
+            return (
+                _cell(table, handle.id, "status"),
+                _cell(table, handle.id, "turn"),
+                _cell(table, handle.id, "title"),
+            )
+
+        await wait_for(pilot, lambda: shown() == ("running", "2", "rolls over"))
+        assert (await handle.query(AgentSession.info)).runs >= 4
+        assert table.row_count == 1
+        await handle.signal(AgentSession.close)
+        await handle.result()
+        await wait_for(pilot, lambda: shown() == ("completed", "2", "rolls over"))
+        assert table.row_count == 1
+
+
+async def test_rows_left_up_by_a_rejected_query_are_marked_stale_and_the_list_recovers(
+    client: Client, task_queue: str, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.3)
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(title="stale or not", messages=["one"], model=QUICK),
+        id=f"stale-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    listed = f"WorkflowId = '{handle.id}'"
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table: DataTable[Any] = screen.query_one(DataTable)
+        error = screen.query_one("#query-error", Static)
+        screen.apply_query(listed)
+        await wait_for(pilot, lambda: handle.id in screen.rows and _cell(table, handle.id, "turn") == "1")
+        assert not table.has_class("stale")
+
+        screen.apply_query("WorkflowId ==== nonsense")
+        await wait_for(pilot, lambda: "query rejected" in str(error.render()))
+        assert "showing the results of the previous query (not refreshed)" in str(error.render())
+        assert table.has_class("stale") and set(screen.rows) == {handle.id}
+        assert table.styles.opacity < 1.0, "stale rows are dimmed"
+
+        # A valid query refreshes at once: the mark goes, and the rows follow the server again.
+        screen.apply_query(listed)
+        await wait_for(pilot, lambda: str(error.render()) == "" and not table.has_class("stale"))
+        await steering.send_message(client, handle.id, "again")
+        await wait_for(pilot, lambda: _cell(table, handle.id, "turn") == "2")
+    await handle.signal(AgentSession.close)

@@ -105,14 +105,18 @@ _ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 def _strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.StrType):
         return st.text()
-    if isinstance(t, mi.IntType):
-        return _ints
+    if isinstance(t, mi.IntType):  # within the field's documented range
+        return st.integers(min_value=t.ge, max_value=t.le) if t.ge is not None or t.le is not None else _ints
     if isinstance(t, mi.FloatType):
-        return _floats
+        return st.floats(min_value=t.ge, max_value=t.le) if t.ge is not None or t.le is not None else _floats
     if isinstance(t, mi.BoolType):
         return st.booleans()
     if isinstance(t, mi.LiteralType):
         return st.sampled_from(t.values)
+    if isinstance(t, mi.NoneType):
+        return st.none()
+    if isinstance(t, mi.UnionType):
+        return st.one_of([_strategy_for(member) for member in t.types])
     raise AssertionError(f"no strategy for {t!r}; extend the test")
 
 
@@ -362,3 +366,102 @@ def test_deeply_nested_json_does_not_raise(topic: str) -> None:
 
 def test_str_with_lone_surrogate_does_not_raise() -> None:
     assert isinstance(decode('{"kind": "token", "text": "\ud800"}'), (UnknownItem, InvalidItem))
+
+
+# --- numeric ranges (issue 13, item 5) ----------------------------------------------
+
+_OUT_OF_RANGE = [
+    ({"kind": "token", "message_id": "m", "text": "x", "attempt": 10**400}, "$.attempt"),
+    ({"kind": "token", "message_id": "m", "text": "x", "attempt": -7}, "$.attempt"),
+    ({"kind": "token", "message_id": "m", "text": "x", "attempt": 0}, "$.attempt"),
+    ({"kind": "attempt_started", "message_id": "m", "attempt": 10_001}, "$.attempt"),
+    ({"kind": "message_finished", "message_id": "m", "attempt": 2**63}, "$.attempt"),
+    ({"kind": "error", "message": "x", "attempt": -1}, "$.attempt"),
+    ({"kind": "turn_started", "turn": -1}, "$.turn"),
+    ({"kind": "turn_started", "turn": 2**31}, "$.turn"),
+    ({"kind": "subagent_spawned", "name": "x", "index": -1}, "$.index"),
+    ({"kind": "subagent_spawned", "name": "x", "index": 1_000_000}, "$.index"),
+    ({"kind": "session_finished", "v": -1}, "$.v"),
+    ({"kind": "session_finished", "ts": -0.5}, "$.ts"),
+    ({"kind": "step_finished", "step_id": "s", "duration_ms": -1}, "$.duration_ms"),
+]
+
+
+@pytest.mark.parametrize(("raw", "where"), _OUT_OF_RANGE)
+def test_a_number_out_of_its_range_makes_an_unknown_item_that_names_the_field(raw: dict[str, Any], where: str) -> None:
+    for item in (decode(json.dumps(raw)), decode_value(raw)):
+        assert isinstance(item, UnknownItem), item
+        assert item.kind == raw["kind"] and where in item.reason
+        assert "Expected `" in item.reason  # says what was expected: `int` >= 1, <= 10000, ...
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_times_and_durations_must_be_finite(value: float) -> None:
+    for raw in (
+        {"kind": "session_finished", "ts": value},
+        {"kind": "step_finished", "step_id": "s", "duration_ms": value},
+    ):
+        assert isinstance(decode_value(raw), UnknownItem)
+    # JSON has no NaN or infinity; a number too big for a float is not a wfwatch event either.
+    assert isinstance(decode(b'{"kind":"session_finished","ts":1e400}'), UnknownItem | InvalidItem)
+
+
+def test_the_ends_of_each_range_are_accepted() -> None:
+    from wfwatch.events import MAX_ATTEMPT, MAX_LANE_INDEX, MAX_TURN
+
+    token = decode(
+        json.dumps({"kind": "token", "message_id": "m", "text": "x", "attempt": MAX_ATTEMPT, "turn": MAX_TURN})
+    )
+    assert isinstance(token, TokenDelta) and (token.attempt, token.turn) == (10_000, 2**31 - 1)
+    spawned = decode(json.dumps({"kind": "subagent_spawned", "name": "x", "index": MAX_LANE_INDEX}))
+    assert isinstance(spawned, SubagentSpawned) and spawned.index == 999_999
+    assert isinstance(decode(json.dumps({"kind": "error", "message": "x", "attempt": 0, "ts": 0})), ErrorEvent)
+
+
+def test_a_huge_attempt_does_not_supersede_the_real_one() -> None:
+    from wfwatch.reducer import reduce
+
+    raws = [
+        {"kind": "attempt_started", "message_id": "m", "attempt": 1},
+        {"kind": "token", "message_id": "m", "text": "the real answer", "attempt": 1},
+        {"kind": "token", "message_id": "m", "text": "forged", "attempt": 10**400},
+        {"kind": "token", "message_id": "m", "text": "forged too", "attempt": -7},
+        {"kind": "message_finished", "message_id": "m", "attempt": 1},
+    ]
+    view = reduce(Record(offset, decode(json.dumps(raw))) for offset, raw in enumerate(raws))
+    assert view.lanes[0].text == "the real answer"
+    [message] = view.lanes[0].messages
+    assert message.attempt == 1 and message.superseded_attempts == ()
+    assert [odd.offset for odd in view.odd_items] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"kind": "received", "order": 7}', b'{"kind": "token", "message_id": "m", "text": "x"}', b'{"kind": 5}'],
+)
+def test_a_foreign_topic_item_with_a_kind_says_the_topic_is_not_wfwatch(data: bytes) -> None:
+    item = decode(data, topic="orders")
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'orders' is not 'wfwatch'"
+    via_value = decode_value(json.loads(data), topic="orders")
+    assert isinstance(via_value, UnknownItem)
+    assert via_value.reason == "topic 'orders' is not 'wfwatch'"
+
+
+def test_a_foreign_topic_item_that_is_not_json_names_the_topic_too() -> None:
+    item = decode(b"\x00\x01\xff", topic="blobs")
+    assert isinstance(item, UnknownItem)
+    assert item.reason.startswith("topic 'blobs' is not 'wfwatch'") and "not JSON" in item.reason
+
+
+def test_a_foreign_binary_wire_item_names_its_topic_too() -> None:
+    import base64
+
+    from temporalio.api.common.v1 import Payload
+
+    from wfwatch.stream.reader import decode_wire_item
+
+    payload = Payload(metadata={"encoding": b"binary/plain"}, data=b"\x01\x02")
+    item = decode_wire_item("blobs", base64.b64encode(payload.SerializeToString()).decode())
+    assert isinstance(item, UnknownItem)
+    assert item.reason == "topic 'blobs' is not 'wfwatch' (binary/plain payload)"

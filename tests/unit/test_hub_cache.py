@@ -42,6 +42,7 @@ def test_foreign_items_pass_through_as_generic() -> None:
     assert isinstance(as_bytes, events.UnknownItem) and as_bytes.data == b"\xff\x00raw"
     binary = decode_item("blobs", "binary/plain", b"\x01\x02")
     assert isinstance(binary, events.UnknownItem) and binary.data == b"\x01\x02"
+    assert binary.reason == "topic 'blobs' is not 'wfwatch' (binary/plain payload)"
     # JSON null stays null.
     null = decode_item("other", "json/plain", b"null")
     assert isinstance(null, events.UnknownItem) and null.data is None

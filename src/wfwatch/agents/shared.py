@@ -15,6 +15,22 @@ TASK_QUEUE = "wfwatch-agents"
 #: Search attributes the session list reads (registered by the embedded server).
 SEARCH_ATTRIBUTES: dict[str, str] = {"WfwatchSession": "Keyword", "WfwatchTurn": "Int"}
 
+#: The most a session's continue-as-new input may weigh, serialized: Temporal's
+#: SDK warns (TMPRL1103) above 512 KiB a payload and the server refuses 2 MiB.
+#: The log gets what the rest of the carried state leaves; what does not fit
+#: is truncated, and readers get an explicit gap for it.
+MAX_CARRY_PAYLOAD_BYTES = 320 * 1024
+#: A poll Update's result, at most (the SDK's cap is 1 MB): a reader catching
+#: up gets several smaller batches. A single item larger than this still goes
+#: alone (see ``PublisherSettings.max_event_bytes``).
+MAX_POLL_RESULT_BYTES = 256 * 1024
+#: Messages waiting to become turns, JSON-encoded, at most: they are carried
+#: whole across continue-as-new, so they must leave room for the log.
+MAX_PENDING_BYTES = 128 * 1024
+#: The newest entries of the transcript and of the turn offsets carried over.
+MAX_CARRIED_TRANSCRIPT_BYTES = 16 * 1024
+MAX_CARRIED_TURNS = 1000
+
 
 @dataclass
 class ModelSpec:
@@ -83,9 +99,10 @@ class SessionInput:
     #: history limits stay far away), or after this many steps (tests).
     rollover_history_events: int = 4000
     rollover_after_steps: int = 0
-    #: Bytes of stream log carried across continue-as-new (older offsets are
-    #: truncated; readers get an explicit gap for them).
-    carry_log_bytes: int = 1_000_000
+    #: Bytes of stream log carried across continue-as-new, at most (older
+    #: offsets are truncated; readers get an explicit gap for them). The whole
+    #: input stays under ``MAX_CARRY_PAYLOAD_BYTES`` whatever this says.
+    carry_log_bytes: int = MAX_CARRY_PAYLOAD_BYTES
     publish_linger: float = 0.05
     #: Also set the WfwatchSession/WfwatchTurn search attributes (they must be
     #: registered on the namespace; the embedded server registers them). Title

@@ -7,22 +7,31 @@ lifecycle (turns, steps, tool calls, sub-agents).
 
 Between steps the session continues-as-new before Temporal's limits are near
 (history length, or the server's own suggestion), carrying the stream state
-and the turn in progress, so a long session never wedges at a limit. The log
-carried over is capped in bytes; older offsets are truncated and readers get
-an explicit gap for them.
+and the turn in progress, so a long session never wedges at a limit. The
+input carried over stays under ``MAX_CARRY_PAYLOAD_BYTES`` serialized (under
+Temporal's payload warning limit): the log gets the room the rest leaves,
+older offsets are truncated and readers get an explicit gap for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.contrib.workflow_streams import PublishInput, WorkflowStream, WorkflowStreamState
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.workflow_streams import (
+    PollInput,
+    PollResult,
+    PublishInput,
+    WorkflowStream,
+    WorkflowStreamState,
+)
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,6 +40,11 @@ with workflow.unsafe.imports_passed_through():
     from wfwatch import events
     from wfwatch.agents.activities import run_tool, stream_llm
     from wfwatch.agents.shared import (
+        MAX_CARRIED_TRANSCRIPT_BYTES,
+        MAX_CARRIED_TURNS,
+        MAX_CARRY_PAYLOAD_BYTES,
+        MAX_PENDING_BYTES,
+        MAX_POLL_RESULT_BYTES,
         CarriedState,
         LlmInput,
         LlmOutput,
@@ -43,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ToolInput,
     )
     from wfwatch.stream.publisher import PUBLISH_SIGNAL, claimed_epoch, event_payload
+    from wfwatch.stream.reader import POLL
 
 SESSION_ATTR = SearchAttributeKey.for_keyword("WfwatchSession")
 TURN_ATTR = SearchAttributeKey.for_int("WfwatchTurn")
@@ -64,6 +79,9 @@ AUTO_PROMPTS = (
 
 T = TypeVar("T")
 
+#: The error type the SDK's poll validator rejects with while pollers are detached (readers retry on it).
+STREAM_DRAINING = "StreamDraining"
+
 
 class _TurnCancelled(Exception):
     pass
@@ -83,6 +101,12 @@ class AgentSession:
         # handler up when the signal's task runs, after __init__ returns.
         self._accept_publish = workflow.get_signal_handler(PUBLISH_SIGNAL)
         workflow.set_signal_handler(PUBLISH_SIGNAL, self._on_publish)
+        # And one in front of its poll Update, whose result the session writes
+        # into history: the SDK returns up to 1 MB; we cut it to stay well
+        # under Temporal's payload warning limit.
+        self._sdk_poll = workflow.get_update_handler(POLL)
+        self._detaching = False
+        workflow.set_update_handler(POLL, self._on_poll, validator=self._validate_poll)
 
     def _on_publish(self, batch: PublishInput) -> None:
         """Refuse batches written for an earlier workflow under this id.
@@ -105,6 +129,22 @@ class AgentSession:
         assert self._accept_publish is not None
         self._accept_publish(batch)
 
+    async def _on_poll(self, request: PollInput) -> PollResult:
+        """The SDK's long-poll, its result cut to ``MAX_POLL_RESULT_BYTES``; the reader polls again at once."""
+        assert self._sdk_poll is not None
+        result: PollResult = await self._sdk_poll(request)
+        return _cap_poll_result(result, MAX_POLL_RESULT_BYTES)
+
+    def _validate_poll(self, request: PollInput) -> None:
+        # The SDK's own validator, which a replaced handler loses: no new polls
+        # once pollers are detached; readers retry this error type on the next run.
+        if self._detaching:
+            raise ApplicationError("Workflow pollers are detached for continue-as-new", type=STREAM_DRAINING)
+
+    def _detach_pollers(self) -> None:
+        self._detaching = True
+        self.stream.detach_pollers()
+
     # --- messages from outside ---------------------------------------------
 
     @workflow.update
@@ -123,6 +163,14 @@ class AgentSession:
             raise ApplicationError("empty message", type="EmptyMessage")
         if len(text) > 100_000:
             raise ApplicationError("message longer than 100,000 characters", type="MessageTooLong")
+        # Waiting messages are carried across continue-as-new whole: bound them so the carried input stays small.
+        waiting = sum(_encoded_size(m) for m in self.state.pending)
+        if waiting + _encoded_size(text) > MAX_PENDING_BYTES:
+            raise ApplicationError(
+                f"too much queued: {len(self.state.pending)} messages wait for a turn "
+                f"({waiting:,} bytes; the queue holds {MAX_PENDING_BYTES:,}); send again after the next turn starts",
+                type="QueueFull",
+            )
 
     @workflow.signal
     def cancel_turn(self) -> None:
@@ -174,7 +222,7 @@ class AgentSession:
         self._publish(events.SessionFinished(status="completed"))
         # Release waiting readers with the final batch (they then see the run
         # closed and drain by Query) instead of leaving Updates unfinished.
-        self.stream.detach_pollers()
+        self._detach_pollers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SessionResult(turns=self.state.turn, status="completed", runs=self.state.runs)
 
@@ -364,14 +412,60 @@ class AgentSession:
 
     async def _rollover(self) -> None:
         self.state.runs += 1
+        # The SDK's stream.continue_as_new(build) recipe, spelled out: it cannot
+        # set the memo and search attributes, and the new run does not inherit
+        # the ones upserted here, so the session list would lose its title.
+        self._detach_pollers()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        next_input = self._carry_over()
+        search_attributes = None
+        if self.input.search_attributes:
+            search_attributes = TypedSearchAttributes(
+                [SearchAttributePair(SESSION_ATTR, self.input.title), SearchAttributePair(TURN_ATTR, self.state.turn)]
+            )
+        workflow.continue_as_new(
+            args=[next_input],
+            memo={MEMO_TITLE: self.input.title, MEMO_TURN: self.state.turn},
+            search_attributes=search_attributes,
+        )
+
+    def _carry_over(self) -> SessionInput:
+        """The next run's input, under ``MAX_CARRY_PAYLOAD_BYTES`` serialized whatever the log holds.
+
+        The log keeps its newest items that fit (and at most
+        ``carry_log_bytes``); the rest is truncated, so a reader asking for
+        those offsets gets an explicit gap. Measured with the workflow's own
+        payload converter, so the bound is the payload Temporal is sent.
+        """
         carried = self.state
-        budget = self.input.carry_log_bytes
+        carried.transcript = _newest_within(carried.transcript, MAX_CARRIED_TRANSCRIPT_BYTES)
+        if len(carried.turn_offsets) > MAX_CARRIED_TURNS:
+            carried.turn_offsets = dict(sorted(carried.turn_offsets.items())[-MAX_CARRIED_TURNS:])
+        state = self.stream.get_state()
+        rest = _payload_size(_replace_input(self.input, dataclasses.replace(state, log=[]), carried))
+        budget = min(self.input.carry_log_bytes, MAX_CARRY_PAYLOAD_BYTES - rest)
+        before = state.base_offset
+        state = self._truncate(state, _oldest_over(state.log, budget))
+        next_input = _replace_input(self.input, state, carried)
+        # The per-item sizes are estimates: trim by the measured excess until it fits.
+        while (excess := _payload_size(next_input) - MAX_CARRY_PAYLOAD_BYTES) > 0 and state.log:
+            state = self._truncate(state, _oldest_covering(state.log, excess))
+            next_input = _replace_input(self.input, state, carried)
+        if state.base_offset > before:
+            workflow.logger.info(
+                "continue-as-new carries offsets %d..%d; %d..%d are truncated (readers get a gap)",
+                state.base_offset,
+                state.base_offset + len(state.log),
+                before,
+                state.base_offset,
+            )
+        return next_input
 
-        def build(stream_state: WorkflowStreamState) -> list[SessionInput]:
-            _trim_log(stream_state, budget)
-            return [_replace_input(self.input, stream_state, carried)]
-
-        await self.stream.continue_as_new(build)
+    def _truncate(self, state: WorkflowStreamState, count: int) -> WorkflowStreamState:
+        if count <= 0:
+            return state
+        self.stream.truncate(state.base_offset + count)
+        return self.stream.get_state()
 
     def _publish(self, event: events.Event) -> None:
         if not event.ts:
@@ -379,19 +473,59 @@ class AgentSession:
         self.topic.publish(event_payload(event))
 
 
-def _trim_log(state: WorkflowStreamState, budget: int) -> None:
-    """Keep the newest items whose wire size fits ``budget``; advance the base."""
-    kept = 0
+def _encoded_size(text: str) -> int:
+    """Bytes ``text`` takes in a JSON payload (the default converter escapes non-ASCII)."""
+    return len(json.dumps(text))
+
+
+def _payload_size(value: SessionInput) -> int:
+    return workflow.payload_converter().to_payloads([value])[0].ByteSize()
+
+
+def _item_size(item: Any) -> int:
+    """An upper estimate of a log item's JSON in the payload: its base64 data, topic and keys."""
+    return len(item.data) + _encoded_size(item.topic) + 32
+
+
+def _oldest_over(log: list[Any], budget: int) -> int:
+    """How many of the oldest items to drop so the newest ones fit ``budget`` bytes."""
     size = 0
-    for item in reversed(state.log):
-        size += len(item.data) + len(item.topic) + 16
+    kept = 0
+    for item in reversed(log):
+        size += _item_size(item)
         if size > budget:
             break
         kept += 1
-    dropped = len(state.log) - kept
-    if dropped:
-        state.log = state.log[dropped:]
-        state.base_offset += dropped
+    return len(log) - kept
+
+
+def _oldest_covering(log: list[Any], excess: int) -> int:
+    """How many of the oldest items weigh at least ``excess`` bytes (at least one)."""
+    size = 0
+    for count, item in enumerate(log, start=1):
+        size += _item_size(item)
+        if size >= excess:
+            return count
+    return len(log)
+
+
+def _cap_poll_result(result: PollResult, budget: int) -> PollResult:
+    """The first items of ``result`` that fit ``budget`` (at least one), with ``more_ready`` if any were cut."""
+    size = 0
+    for index, item in enumerate(result.items):
+        size += _item_size(item)
+        if size > budget and index > 0:
+            return PollResult(items=result.items[:index], next_offset=item.offset, more_ready=True)
+    return result
+
+
+def _newest_within(texts: list[str], budget: int) -> list[str]:
+    size = 0
+    for index in range(len(texts) - 1, -1, -1):
+        size += _encoded_size(texts[index]) + 1
+        if size > budget:
+            return texts[index + 1 :]
+    return texts
 
 
 def _replace_input(input: SessionInput, stream_state: WorkflowStreamState, carried: CarriedState) -> SessionInput:

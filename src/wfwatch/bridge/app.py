@@ -70,6 +70,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from wfwatch.bridge import protocol
 from wfwatch.bridge.protocol import BadRequest, Cursor
 from wfwatch.hub import Delivery, Device, EndOfStream, GapNotice, Hub, HubError, Join, JoinError, StreamNotFound
+from wfwatch.schemas import Translator
 from wfwatch.sessions import QueryError, SessionRow, list_sessions
 from wfwatch.steering import SteeringError, cancel_turn, send_message
 
@@ -82,7 +83,8 @@ SESSIONS_QUERY: Final = "WorkflowType = 'AgentSession'"
 STATUS_QUERIES: Final = {
     "all": SESSIONS_QUERY,
     "running": f"{SESSIONS_QUERY} AND ExecutionStatus = 'Running'",
-    "closed": f"{SESSIONS_QUERY} AND ExecutionStatus != 'Running'",
+    # A run that continued-as-new is closed, but its session is not: the next run carries on.
+    "closed": f"{SESSIONS_QUERY} AND ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew'",
 }
 MAX_LIST: Final = 1000
 MAX_BODY: Final = 256 * 1024
@@ -300,9 +302,13 @@ class _Stream:
             if device is None:
                 return
             epoch = device.epoch
+            # A framework's items travel with the events they stand for (wfwatch.schemas), folded
+            # from where this stream began, as a pane folds them.
+            translator = Translator()
             async for event in device:
                 if isinstance(event, Delivery):
-                    yield frames.chunk(self.session_id, epoch, event.records)
+                    records = [translator.translate(record)[0] for record in event.records]
+                    yield frames.chunk(self.session_id, epoch, records)
                 elif isinstance(event, GapNotice):
                     yield protocol.gap_frame(epoch, event.start, event.end)
                 elif isinstance(event, EndOfStream):

@@ -94,9 +94,18 @@ def record_json(record: events.Record) -> bytes:
     """
     item = record.item
     if isinstance(item, events.UnknownItem):
-        body = _encode_odd(
-            {"kind": "unknown", "topic": item.topic, "item_kind": item.kind, "reason": item.reason, "data": item.data}
-        )
+        fields: dict[str, Any] = {
+            "kind": "unknown",
+            "topic": item.topic,
+            "item_kind": item.kind,
+            "reason": item.reason,
+            "data": item.data,
+        }
+        if item.schema:
+            # A framework's item (wfwatch.schemas): the events it stands for, which the page applies.
+            fields["schema"] = item.schema
+            fields["derived"] = [events.to_dict(event) for event in record.derived]
+        body = _encode_odd(fields)
     elif isinstance(item, events.InvalidItem):
         body = _json.encode({"kind": "invalid", "topic": item.topic, "reason": item.reason, "preview": item.preview})
     else:
@@ -147,13 +156,20 @@ class FrameCache:
     """
 
     def __init__(self, max_frames: int = 50_000, max_chunks: int = 1024) -> None:
-        self._frames: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+        self._frames: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._chunks: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()
         self._max_frames = max_frames
         self._max_chunks = max_chunks
 
     def chunk(self, session_id: str, epoch: str, records: list[events.Record]) -> bytes:
-        """The frames of ``records`` (contiguous, in order) as one body chunk."""
+        """The frames of ``records`` (contiguous, in order) as one body chunk.
+
+        Records with derived events (a framework's items, translated by each
+        stream from where its client joined) are keyed by those events too:
+        the same offset can stand for different events on two streams.
+        """
+        if any(record.derived for record in records):
+            return b"".join([self._frame(session_id, epoch, record) for record in records])
         key = (session_id, epoch, records[0].offset, records[-1].offset)
         found = self._chunks.get(key)
         if found is not None:
@@ -166,7 +182,9 @@ class FrameCache:
         return data
 
     def _frame(self, session_id: str, epoch: str, record: events.Record) -> bytes:
-        key = (session_id, epoch, record.offset)
+        key: tuple[Any, ...] = (
+            (session_id, epoch, record.offset, record.derived) if record.derived else (session_id, epoch, record.offset)
+        )
         found = self._frames.get(key)
         if found is None:
             found = self._frames[key] = record_frame(epoch, record)

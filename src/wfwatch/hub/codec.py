@@ -56,13 +56,15 @@ def decode_item(topic: str, encoding: str, data: bytes) -> events.Decoded:
     if encoding not in (JSON_ENCODING, ""):
         if topic == events.TOPIC:
             return events.InvalidItem(topic=topic, reason=f"payload encoding {encoding!r} is not {JSON_ENCODING}")
-        return events.UnknownItem(topic=topic, data=data, reason=f"{encoding} payload")
+        return events.UnknownItem(
+            topic=topic, data=data, reason=f"topic {topic!r} is not {events.TOPIC!r} ({encoding} payload)"
+        )
     decoded = events.decode(data, topic)
     if (
         isinstance(decoded, events.UnknownItem)
         and decoded.data is None
         and topic != events.TOPIC
-        and decoded.reason.startswith("not JSON")
+        and "not JSON" in decoded.reason
     ):
         # Generic pass-through: a foreign item that is not JSON keeps its bytes.
         return msgspec.structs.replace(decoded, data=data)

@@ -37,6 +37,7 @@ from wfwatch.hub.codec import RawItem, decode_raw, raw_from_wire
 from wfwatch.hub.results import Delivery, DeviceEvent, EndOfStream, GapNotice, JoinError
 from wfwatch.hub.spans import SpanSet
 from wfwatch.hub.upstream import RawBatch, UpstreamReader, describe_epoch, session_turn_offsets
+from wfwatch.schemas import Translator
 from wfwatch.stream.reader import Batch, Gap, ReadMode, StreamNotFound, StreamReader
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ class SessionFeed:
         self.replaced = False
         self.epoch = ""
         self.turn_offsets: dict[int, int] = {}
+        self._turn_scan = Translator()
+        self._turn_scan_next = 0
         self.known_head = 0
         self._stream: CachedStream | None = None
         self._runs: dict[str, int] = {}
@@ -462,12 +465,25 @@ class SessionFeed:
         self.notify()
 
     def _learn_turns(self, records: list[events.Record]) -> dict[int, int]:
+        """Where turns start, from wfwatch's ``turn_started`` or from a framework's stream.
+
+        A framework marks no turns: they are found by folding its items in
+        offset order (``wfwatch.schemas``), which the feed does while the
+        batches it sees stay contiguous from the stream's first offset.
+        """
         found: dict[int, int] = {}
+        scanning = bool(records) and records[0].offset == self._turn_scan_next
         for record in records:
             item = record.item
-            if type(item) is events.TurnStarted and item.turn not in self.turn_offsets:
-                self.turn_offsets[item.turn] = record.offset
-                found[item.turn] = record.offset
+            starts: tuple[events.Decoded, ...] = (item,)
+            if scanning:
+                if type(item) is events.UnknownItem:
+                    starts = self._turn_scan.translate(record)[0].derived
+                self._turn_scan_next = record.offset + 1
+            for event in starts:
+                if type(event) is events.TurnStarted and event.turn not in self.turn_offsets:
+                    self.turn_offsets[event.turn] = record.offset
+                    found[event.turn] = record.offset
         return found
 
     # --- the cache ---------------------------------------------------------------------

@@ -130,7 +130,10 @@ def decode_wire_item(topic: str, wire: str) -> events.Decoded:
             return events.InvalidItem(
                 topic=topic, reason=f"payload encoding {encoding.decode(errors='replace')!r} is not json/plain"
             )
-        return events.UnknownItem(topic=topic, data=None, reason=f"{encoding.decode(errors='replace')} payload")
+        shown = encoding.decode(errors="replace")
+        return events.UnknownItem(
+            topic=topic, data=None, reason=f"topic {topic!r} is not {events.TOPIC!r} ({shown} payload)"
+        )
     return events.decode(payload.data, topic)
 
 

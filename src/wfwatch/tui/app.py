@@ -11,12 +11,14 @@ from temporalio.client import Client
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 
 from wfwatch import preferences
 from wfwatch.gctune import settle_gc
 from wfwatch.hub import Hub
 from wfwatch.steering import SteeringError
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import SessionLayout, WatchScreen
@@ -74,7 +76,7 @@ class WfwatchApp(App[None]):
         if self.preferences.theme in self.available_themes:
             self.theme = self.preferences.theme
         if self.preferences.problem:
-            self.notify(self.preferences.problem, severity="warning")
+            self.notify(sanitize(self.preferences.problem), severity="warning", markup=False)
         self.push_screen(SessionsScreen())
         if self._open_session:
             self.open_session(self._open_session)
@@ -96,6 +98,10 @@ class WfwatchApp(App[None]):
     def remember_layout(self, workflow_id: str, layout: SessionLayout) -> None:
         self._layouts[workflow_id] = layout
 
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """Every screen's header, made safe: a watch screen's title is a workflow id."""
+        return super().format_title(one_line(title), one_line(sub_title))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -107,7 +113,7 @@ class WfwatchApp(App[None]):
             try:
                 preferences.save(self.preferences)
             except OSError as err:
-                self.notify(f"could not save preferences: {err}", severity="warning")
+                self.notify(sanitize(f"could not save preferences: {err}"), severity="warning", markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -127,7 +133,7 @@ class WfwatchApp(App[None]):
         try:
             result = await self.services.send_message(session_id, text)
         except SteeringError as err:
-            self.notify(str(err), severity="error")
+            self.notify(sanitize(str(err)), severity="error", markup=False)  # names the workflow: untrusted
             return
         self.notify(f"turn {result.turn} queued")
 
@@ -136,6 +142,6 @@ class WfwatchApp(App[None]):
         try:
             await self.services.cancel_turn(session_id)
         except SteeringError as err:
-            self.notify(str(err), severity="error")
+            self.notify(sanitize(str(err)), severity="error", markup=False)
             return
         self.notify("cancel requested")

@@ -3,7 +3,8 @@
 // The page is a device like any other: it folds the records of the event
 // stream (docs/events.md) through the same rules as src/wfwatch/reducer.py,
 // so it shows the same canonical text as a dashboard pane. Event text is
-// untrusted: it only ever reaches the DOM through textContent.
+// untrusted: it only ever reaches the DOM through textContent, with invisible
+// and bidi characters shown as placeholders (visible()).
 //
 // Reconnecting: EventSource reconnects by itself after a drop and sends the
 // id of the last event it saw as Last-Event-ID; that id is a cursor
@@ -43,6 +44,15 @@
       if (this.firstOffset === null) this.firstOffset = offset;
       this.nextOffset = offset + 1;
       this.records += 1;
+      if (ev.kind === "unknown" && ev.schema) {
+        // Another framework's item, translated by the bridge (wfwatch.schemas): apply what it stands for.
+        for (const derived of ev.derived || []) this.applyEvent({ ...derived, offset }, offset);
+        return;
+      }
+      this.applyEvent(ev, offset);
+    }
+
+    applyEvent(ev, offset) {
       const lane = ev.lane === undefined ? MAIN_LANE : ev.lane;
       const turn = ev.turn === undefined ? 0 : ev.turn;
       switch (ev.kind) {
@@ -74,7 +84,7 @@
             step = { stepId: ev.step_id, lane, turn, name, status: "running", startedOffset: offset };
           }
           this.steps.set(ev.step_id, {
-            ...step, status: ev.status ?? "completed", durationMs: ev.duration_ms ?? 0, reason: ev.reason ?? "",
+            ...step, status: ev.status ?? "completed", durationMs: ev.duration_ms === undefined ? 0 : ev.duration_ms, reason: ev.reason ?? "",
           });
           break;
         }
@@ -232,15 +242,33 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // Characters that would act unseen even as text (docs/events.md, "wfwatch tail output"):
+  // C0/C1 controls but newline and tab, and the invisible and bidi ones, which hide text
+  // or reorder what a reader sees. Each shows as a placeholder, as in the dashboard.
+  const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
+  const hex = (code, digits) => code.toString(16).padStart(digits, "0");
+
+  function visible(text) {
+    const value = String(text);
+    UNSAFE.lastIndex = 0;
+    if (!UNSAFE.test(value)) return value;
+    return value.replace(UNSAFE, (c) => {
+      const code = c.codePointAt(0);
+      if (code < 0x100) return `\\x${hex(code, 2)}`;
+      return code < 0x10000 ? `\\u${hex(code, 4)}` : `\\U${hex(code, 8)}`;
+    });
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) node.textContent = visible(text);
     return node;
   }
 
   function setText(node, text) {
-    if (node.textContent !== text) node.textContent = text;
+    const shown = visible(text);
+    if (node.textContent !== shown) node.textContent = shown;
   }
 
   function showError(node, message) {
@@ -537,7 +565,7 @@
 
   function start() {
     // What tests (and curious users) can reach from the console.
-    window.wfwatch = { Reducer, page: null };
+    window.wfwatch = { Reducer, visible, page: null };
     const sessionId = new URLSearchParams(location.search).get("session");
     if (!sessionId) {
       loadSessions();

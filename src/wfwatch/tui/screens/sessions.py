@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
 from wfwatch.sessions import QueryError, QueryRejected, SessionRow
-from wfwatch.text import sanitize
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.footer import StableFooter
 
@@ -47,6 +47,8 @@ class SessionsScreen(Screen[None]):
         self.show_children = False
         self.rows: dict[str, SessionRow] = {}
         self._last_rows: list[SessionRow] = []
+        #: When the rows shown were listed (a failed refresh leaves them up, marked stale).
+        self._listed_at: datetime | None = None
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -93,20 +95,34 @@ class SessionsScreen(Screen[None]):
         try:
             rows = await dashboard(self).services.list_sessions(self.query_text)
         except QueryRejected as err:
-            error.update(Text(f"query rejected: {sanitize(str(err))}", style="red"))
-            self._schedule()
+            self._failed(error, f"query rejected: {sanitize(str(err))}", rejected=True)
             return
         except QueryError as err:
-            error.update(Text(sanitize(str(err)), style="red"))
-            self._schedule()
+            self._failed(error, sanitize(str(err)))
             return
         except Exception as err:
-            error.update(Text(f"cannot list workflows: {sanitize(str(err))}", style="red"))
-            self._schedule()
+            self._failed(error, f"cannot list workflows: {sanitize(str(err))}")
             return
         error.update("")
+        self.query_one(DataTable).remove_class("stale")
         self._last_rows = rows
+        self._listed_at = dashboard(self).services.now()
         self._apply(rows)
+        self._schedule()
+
+    def _failed(self, error: Static, message: str, *, rejected: bool = False) -> None:
+        """Say why the list did not refresh; rows still shown are dimmed and say where they come from.
+
+        Keeps polling, so the list recovers by itself once the server answers
+        (a new, valid query refreshes at once).
+        """
+        stale = bool(self.rows)
+        self.query_one(DataTable).set_class(stale, "stale")
+        if stale and rejected:
+            message += "; showing the results of the previous query (not refreshed)"
+        elif stale and self._listed_at is not None:
+            message += f"; showing the list as of {self._listed_at.astimezone().strftime('%H:%M:%S')} (not refreshed)"
+        error.update(Text(message, style="red"))
         self._schedule()
 
     def _apply(self, rows: list[SessionRow]) -> None:
@@ -190,13 +206,13 @@ class SessionsScreen(Screen[None]):
 def _cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
     status_style = {"running": "green", "completed": "blue", "failed": "red"}.get(row.status, "yellow")
     return (
-        Text(sanitize(row.workflow_id)),
-        Text(sanitize(row.workflow_type)),
+        Text(one_line(row.workflow_id)),
+        Text(one_line(row.workflow_type)),
         Text(row.status, style=status_style),
         _ago(row.start_time, now),
         "" if row.turn is None else str(row.turn),
         "" if row.head is None else row.head.describe(),
-        Text(sanitize(row.title)),
+        Text(one_line(row.title)),
     )
 
 

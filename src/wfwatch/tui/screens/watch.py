@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input
 
 from wfwatch.hub import Join
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
 from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.devices_panel import DevicesPanel
@@ -90,7 +91,7 @@ class WatchScreen(Screen[None]):
         yield StableFooter(optional=("toggle_raw", "toggle_connection", "quit", "app.quit", "cancel_turn"))
 
     def on_mount(self) -> None:
-        self.title = self.session_id
+        self.title = one_line(self.session_id)  # a workflow id: no escapes, no bidi, one line
         self.query_one("#prompt").display = False
         self.query_one(DevicesPanel).display = False
         self._prompt_purpose = "message"
@@ -271,7 +272,7 @@ class WatchScreen(Screen[None]):
         try:
             join = parse_join(text)
         except ValueError as err:
-            self.notify(str(err), severity="error")
+            self.notify(sanitize(str(err)), severity="error", markup=False)
             return
         if pane is not None:
             pane.connect(join)

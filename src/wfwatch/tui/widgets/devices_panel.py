@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from wfwatch.hub import DeviceInfo, UpstreamStats
-from wfwatch.text import sanitize
+from wfwatch.text import one_line, sanitize
 
 REFRESH_INTERVAL = 0.5
 COLUMNS = ("device", "name", "join", "position", "head", "lag", "state", "seen")
@@ -67,6 +67,26 @@ def upstream_line(stats: UpstreamStats, rows: list[DeviceInfo] | None = None) ->
     return text
 
 
+def device_cells(info: DeviceInfo, now: datetime) -> tuple[Text, ...]:
+    """One row of the table, every cell a ``Text``.
+
+    A ``str`` cell is read as markup by ``DataTable``: a device id holds the
+    workflow id (``tui:<id>:pane-1``), so ``mk[/nope]x`` raised MarkupError
+    and ``[link=...]`` became a hyperlink.
+    """
+    state = device_state(info)
+    return (
+        Text(one_line(info.device_id)),
+        Text(one_line(info.name)),
+        Text(one_line(info.join)),
+        Text(str(info.position)),
+        Text(str(info.head)),
+        Text(str(info.lag)),
+        Text(state, style={"connected": "green", "dropped": "red"}.get(state, "dim")),
+        Text(seen_ago(info.last_seen, now)),
+    )
+
+
 class DevicesPanel(Vertical):
     """A table of the hub's devices on one session, refreshed in place."""
 
@@ -89,7 +109,7 @@ class DevicesPanel(Vertical):
         self._upstream_source = upstream
         self._now = now
         self._upstream = Static("", classes="upstream", markup=False)
-        self._table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
+        self._table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
 
     def compose(self) -> ComposeResult:
         yield self._upstream
@@ -116,17 +136,7 @@ class DevicesPanel(Vertical):
         for key in [k for k in self._table.rows if k.value not in rows]:
             self._table.remove_row(key)
         for device_id, info in sorted(rows.items()):
-            state = device_state(info)
-            cells: tuple[str | Text, ...] = (
-                sanitize(device_id),
-                sanitize(info.name),
-                sanitize(info.join),
-                str(info.position),
-                str(info.head),
-                str(info.lag),
-                Text(state, style={"connected": "green", "dropped": "red"}.get(state, "dim")),
-                seen_ago(info.last_seen, now),
-            )
+            cells = device_cells(info, now)
             if device_id in self._table.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
                     self._table.update_cell(device_id, column, value, update_width=True)

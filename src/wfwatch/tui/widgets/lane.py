@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from wfwatch.reducer import GapView, LaneView, MessageView
-from wfwatch.text import sanitize
+from wfwatch.text import one_line, sanitize
 from wfwatch.tui.wrap import WrappedText
 
 #: Lines a lane keeps drawable; older ones are summarised in one line at the top.
@@ -39,7 +39,7 @@ def _header(message: MessageView) -> str:
         if message.superseded_attempts
         else ""
     )
-    return f"▌{sanitize(message.message_id)}{retry}"
+    return f"▌{one_line(message.message_id)}{retry}"
 
 
 def _plain(text: str) -> str:
@@ -165,7 +165,7 @@ class LaneColumn(ScrollView):
     def __init__(self, lane_name: str) -> None:
         super().__init__(classes="lane")
         self.lane_name = lane_name
-        self.border_title = Text(sanitize(lane_name))  # a Text, so "[/x]" in a name is not markup
+        self.border_title = Text(one_line(lane_name))  # a Text, so "[/x]" in a name is not markup
         self._messages: dict[str, _MessageLines] = {}
         #: The main lane shows each turn's user message above the turn's first message.
         self._prompts: dict[int, str] = {}

@@ -21,7 +21,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from wfwatch import events
 from wfwatch.events import MAIN_LANE
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
@@ -29,11 +28,13 @@ from wfwatch.text import sanitize
 from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceOpened, DeviceRecords
 from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.lane import LaneColumn
-from wfwatch.tui.widgets.raw_log import RawLog
+from wfwatch.tui.widgets.raw_log import GapRow, RawLog, Row
 from wfwatch.tui.widgets.timeline import MAX_STEPS, Timeline
 
 UPSTREAM_CHECK_INTERVAL = 0.5
-RAW_KEEP = 2000
+#: Records a pane keeps for its raw view (all of them reachable by scrolling); older ones are
+#: reached by joining at an offset.
+RAW_KEEP = 20_000
 #: A pane with less content height than this shows fewer steps (the steps box shrinks first).
 COMPACT_HEIGHT = 30
 COMPACT_STEPS = 2
@@ -62,7 +63,8 @@ class PaneMemory:
     name: str
     join: Join
     reducer: Reducer
-    records: deque[events.Record]
+    records: deque[Row]
+    rows_seen: int
     next_offset: int | None
     head: int
     gaps: int
@@ -106,8 +108,9 @@ class Pane(Vertical):
         self.device_name = device_name
         self.join = join
         self._open_device = open_device
-        self.reducer = Reducer()
-        self.records: deque[events.Record] = deque(maxlen=RAW_KEEP)
+        self.reducer = _reducer_for(join)
+        self.records: deque[Row] = deque(maxlen=RAW_KEEP)
+        self._rows_seen = 0
         self.stats = PaneStats()
         self.raw_mode = False
         self._dirty = True
@@ -120,6 +123,7 @@ class Pane(Vertical):
         self._next_offset: int | None = None
         self._upstream_checked = 0.0
         self._odd_items = 0
+        self._schemas = ""
         self._generic = False
         self._shown_header = Text()
         #: Where this pane's device had left off before the pane first opened it
@@ -135,6 +139,7 @@ class Pane(Vertical):
             self.join = memory.join
             self.reducer = memory.reducer
             self.records = memory.records
+            self._rows_seen = memory.rows_seen
             self._next_offset = memory.next_offset
             self.stats.head = memory.head
             self.stats.gaps = memory.gaps
@@ -151,6 +156,7 @@ class Pane(Vertical):
             join=self.join,
             reducer=self.reducer,
             records=self.records,
+            rows_seen=self._rows_seen,
             next_offset=self._next_offset,
             head=self.stats.head,
             gaps=self.stats.gaps,
@@ -188,8 +194,11 @@ class Pane(Vertical):
             # An explicit join is a new position: the pane shows what the
             # device receives from there, not a splice onto what it had.
             self.join = join
-            self.reducer = Reducer()
+            self.reducer = _reducer_for(join)
             self.records.clear()
+            self._rows_seen = 0
+            if join.mode != "live" and self._raw.is_mounted:
+                self._raw.start_at_top()
             self.stats = PaneStats(head=self.stats.head)
             self._rate_window.clear()
             self._next_offset = None
@@ -229,8 +238,9 @@ class Pane(Vertical):
                             "nothing to show until the stream gets there"
                         )
                 elif isinstance(result, DeviceRecords):
-                    self.reducer.feed(result.records)
-                    self.records.extend(result.records)
+                    # As applied: a framework's items come back with the events they stand for.
+                    self.records.extend(self.reducer.feed(result.records))
+                    self._rows_seen += len(result.records)
                     self.stats.received += len(result.records)
                     self.stats.head = max(self.stats.head, result.head)
                     self._next_offset = result.next_offset
@@ -239,11 +249,8 @@ class Pane(Vertical):
                 elif isinstance(result, DeviceGap):
                     self.stats.gaps += 1
                     self.reducer.gap(result.start, result.end)
-                    self.records.append(
-                        events.Record(
-                            result.start, events.UnknownItem(topic="", reason=f"gap {result.start}..{result.end - 1}")
-                        )
-                    )
+                    self.records.append(GapRow(result.start, result.end))
+                    self._rows_seen += 1
                     self._next_offset = result.end
                 elif isinstance(result, DeviceEnd):
                     self.stats.state = "ended"
@@ -291,6 +298,7 @@ class Pane(Vertical):
         self._dirty = False
         view = self.reducer.view()
         self._odd_items = len(view.odd_items)
+        self._schemas = ", ".join(sorted({schema for _, schema in view.schemas}))
         self._generic = generic = is_generic(view)
         self._show_header()
         show_raw = self.raw_mode or generic
@@ -301,7 +309,7 @@ class Pane(Vertical):
         if self._timeline.display == generic:
             self._timeline.display = not generic  # a foreign stream has no steps to show
         if show_raw:
-            self._raw.show(list(self.records), view, generic=generic)
+            self._raw.show(self.records, view, generic=generic, dropped=self._rows_seen - len(self.records))
         else:
             self._show_lanes(view)
         self._timeline.show(view)
@@ -430,6 +438,8 @@ class Pane(Vertical):
         # A dropped device cannot know how far the head moved: say so rather than "lag 0".
         head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
         text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self._join_text()}")
+        if self._schemas:
+            text.append(f"  {self._schemas}", style="cyan")
         if self.stats.gaps:
             text.append(f"  gaps {self.stats.gaps}", style="red")
         if self._odd_items and not self._generic:
@@ -445,6 +455,11 @@ class Pane(Vertical):
         if self.resumed_at is not None:
             return f"{self.join.describe()}, resumed @{self.resumed_at}"
         return self.join.describe()
+
+
+def _reducer_for(join: Join) -> Reducer:
+    """A framework's turns are counted by folding its stream: a pane joining at turn N starts at N."""
+    return Reducer(turns_before=join.turn - 1 if join.mode == "turn" and join.turn else 0)
 
 
 def is_generic(view: SessionView) -> bool:

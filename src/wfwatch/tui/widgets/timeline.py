@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wfwatch.reducer import SessionView
-from wfwatch.text import sanitize
+from wfwatch.text import one_line
 
 _ICON = {"running": ("▶", "yellow"), "completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "magenta")}
 MAX_STEPS = 6
@@ -17,9 +17,12 @@ def render_timeline(view: SessionView, max_steps: int = MAX_STEPS) -> Text:
     text = Text()
     for step in view.steps[-max_steps:]:
         icon, style = _ICON.get(step.status, ("?", ""))
-        duration = f"{step.duration_ms / 1000:.1f}s" if step.duration_ms is not None else "…"
+        if step.duration_ms is not None:
+            duration = f"{step.duration_ms / 1000:.1f}s"
+        else:  # still running, or finished without a measured duration (a framework's stream)
+            duration = "…" if step.status == "running" else ""
         text.append(f"{icon} ", style=style)
-        text.append(sanitize(f"t{step.turn} {step.lane}/{step.name}"))
+        text.append(one_line(f"t{step.turn} {step.lane}/{step.name}"))  # a name cannot add a fake step
         text.append(f"  {duration}\n", style="dim")
     if not view.steps:
         text.append("no steps yet", style="dim")

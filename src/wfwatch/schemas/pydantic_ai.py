@@ -1,0 +1,123 @@
+"""PydanticAI's ``AgentStreamEvent`` stream (``pydantic_ai.durable_exec.temporal``).
+
+``TemporalDurability(event_stream_topic=...)`` publishes pydantic-serialized
+events discriminated by ``event_kind``. The model activity publishes
+``part_start`` / ``part_delta`` / ``part_end`` / ``final_result`` (these are
+republished when Temporal retries the activity); workflow code publishes
+``function_tool_call``, ``function_tool_result`` and the terminal
+``agent_run_result`` exactly once.
+
+How a retry shows: no attempt number, publisher id or timestamp is in the
+events. Part indices grow within one model response, so a ``part_start``
+whose index is not past every part the call already opened, before the
+workflow acted on the call (a tool call, a tool result, the run's result),
+is the activity starting over: the next attempt of the same message. The
+limit: an attempt that failed after its last part ended, retried into a
+response whose first part has a higher index, cannot be told apart; in
+practice every response starts at index 0.
+
+Turns: each agent run ends with ``agent_run_result``; the next event opens
+the next turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from wfwatch.events import Event
+from wfwatch.schemas import text_of
+from wfwatch.schemas._fold import Fold
+
+SCHEMA: Final = "pydantic-ai"
+
+_MODEL_EVENTS: Final = frozenset({"part_start", "part_delta", "part_end", "final_result"})
+_TOOL_CALLS: Final = frozenset({"function_tool_call", "output_tool_call"})
+_TOOL_RESULTS: Final = frozenset({"function_tool_result", "output_tool_result"})
+#: Known kinds that change nothing a pane shows.
+_QUIET: Final = frozenset(
+    {
+        "enqueued_messages",
+        "tool_availability_delta",
+        "capability_load_delta",
+        "model_settings_delta",
+        "deferred_tool_requests",
+        "builtin_tool_call",
+        "builtin_tool_result",
+    }
+)
+KINDS: Final = _MODEL_EVENTS | _TOOL_CALLS | _TOOL_RESULTS | _QUIET | {"agent_run_result"}
+_DRAIN_NOTE: Final = (
+    "run result published; PydanticAI keeps the workflow running until a subscriber acknowledges it "
+    "(AgentEventStream drain_timeout, 30 s by default); wfwatch only watches and does not acknowledge"
+)
+#: Part kinds whose text is streamed: answer text and reasoning.
+_CHANNEL: Final = {"text": "answer", "thinking": "reasoning"}
+
+
+def looks_like(data: Any) -> bool:
+    """A PydanticAI event: an object whose ``event_kind`` is one of the kinds it publishes."""
+    return isinstance(data, dict) and data.get("event_kind") in KINDS
+
+
+class PydanticAIAdapter:
+    schema = SCHEMA
+
+    def __init__(self, lane: str, turns_before: int = 0) -> None:
+        self._fold = Fold(lane, turns_before)
+
+    def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
+        if not isinstance(data, dict):
+            return None
+        kind = data.get("event_kind")
+        fold = self._fold
+        out: list[Event] = []
+        if kind in _MODEL_EVENTS:
+            index = data.get("index")
+            index = index if isinstance(index, int) and not isinstance(index, bool) else 0
+            call = fold.call
+            if kind == "part_start":
+                if call is None or call.closed:
+                    call = fold.new_call(offset, out)
+                elif call.opened_parts and index <= max(call.opened_parts):
+                    call = fold.retry_call(out)
+                call.opened_parts.add(index)
+                part = _obj(data.get("part"))
+                channel = _CHANNEL.get(str(part.get("part_kind")))
+                if channel is not None:
+                    fold.token(out, text_of(part.get("content")), channel)  # type: ignore[arg-type]
+            elif kind == "part_delta":
+                if call is None or call.closed:  # joined mid-response: the call's start is not ours
+                    call = fold.new_call(offset, out)
+                delta = _obj(data.get("delta"))
+                channel = _CHANNEL.get(str(delta.get("part_delta_kind")))
+                if channel is not None:
+                    fold.token(out, text_of(delta.get("content_delta")), channel)  # type: ignore[arg-type]
+            elif kind == "part_end" and call is not None:
+                call.ended_parts.add(index)
+            return tuple(out)
+        if kind in _TOOL_CALLS:
+            fold.close_call(out)
+            part = _obj(data.get("part"))
+            fold.tool_call(
+                out, text_of(part.get("tool_call_id")), text_of(part.get("tool_name")) or "?", text_of(part.get("args"))
+            )
+            return tuple(out)
+        if kind in _TOOL_RESULTS:
+            fold.close_call(out)
+            part = _obj(data.get("result")) or _obj(data.get("part"))
+            content = data.get("content") if data.get("content") is not None else part.get("content")
+            ok = part.get("part_kind", "tool-return") == "tool-return"
+            fold.tool_result(out, text_of(part.get("tool_call_id")), ok, text_of(content))
+            return tuple(out)
+        if kind == "agent_run_result":
+            # The workflow stays open until a subscriber signals it consumed this event (or
+            # drain_timeout passes): say so, rather than look finished while it is Running.
+            fold.end_turn(out, reason=_DRAIN_NOTE if data.get("drain_token") else "")
+            return tuple(out)
+        if kind in _QUIET:
+            return ()
+        return None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
