@@ -26,7 +26,6 @@ def render_timeline(view: SessionView, max_steps: int = MAX_STEPS) -> Text:
         text.append(f"  {duration}\n", style="dim")
     if not view.steps:
         text.append("no steps yet", style="dim")
-    text.rstrip()  # no blank last row: on a short terminal every row counts
     return text
 
 
@@ -48,6 +47,7 @@ class Timeline(Static):
     def show(self, view: SessionView) -> None:
         """Redraw only when the steps changed; a layout pass only when the line count did."""
         text = render_timeline(view, self.max_steps)
+        text.rstrip()  # no blank last row in the box: on a short terminal every row counts
         if text != self._shown:
             lines_changed = text.plain.count("\n") != self._shown.plain.count("\n")
             self._shown = text
