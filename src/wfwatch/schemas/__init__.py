@@ -43,6 +43,10 @@ class SchemaAdapter(Protocol):
         """The wfwatch events one item stands for; ``None`` when the item's type is not known."""
         ...
 
+    def gap(self) -> None:
+        """Items were lost here: forget the model call in progress (what follows starts afresh)."""
+        ...
+
 
 class _Detector(Protocol):
     def __call__(self, data: Any) -> bool: ...
@@ -128,6 +132,12 @@ class Translator:
         # A known item's type is the string its schema dispatched on.
         item = msgspec.structs.replace(item, kind=data[adapter.type_field], reason=_KNOWN_REASON[schema], schema=schema)
         return events.Record(offset, item, derived), True
+
+    def gap(self) -> None:
+        """Offsets are gone: no fold may take what follows for the rest of a call it did not see end."""
+        for adapter in self._adapters.values():
+            if adapter is not None:
+                adapter.gap()
 
     def _adapter(self, topic: str, data: Any) -> SchemaAdapter | None:
         if topic in self._adapters:
