@@ -1,9 +1,10 @@
 """Language models behind one interface; the scripted one is the default.
 
 :class:`ScriptedModel` is deterministic: the same prompt, role and spec give
-the same tokens (whole sentences about the prompt's operations scenario) on every run and every attempt, so tests can compare a
+the same tokens on every run and every attempt, so tests can compare a
 retried answer byte for byte with an undisturbed one, and the demo runs
-offline. A real provider implements :class:`LanguageModel` the same way.
+offline. It speaks in whole sentences about the prompt's operations
+scenario (:mod:`wfwatch.agents.scenarios`). A real provider implements :class:`LanguageModel` the same way.
 """
 
 from __future__ import annotations
