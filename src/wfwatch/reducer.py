@@ -84,6 +84,19 @@ class ToolCallView:
 
 
 @dataclass(frozen=True, slots=True)
+class GapView:
+    """Offsets ``start`` .. ``end - 1`` never reached this device (the stream no longer has them).
+
+    ``after`` is how many of the lane's messages came before the gap, so a
+    renderer can mark the hole where it is, between the text before and after.
+    """
+
+    start: int
+    end: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
 class LaneView:
     """A lane is one agent's column: the session's own, or a sub-agent's."""
 
@@ -93,6 +106,9 @@ class LaneView:
     messages: tuple[MessageView, ...]
     workflow_id: str = ""
     reason: str = ""
+    #: Records folded into this lane's messages: what "+N new records" counts.
+    records: int = 0
+    gaps: tuple[GapView, ...] = ()
 
     @property
     def text(self) -> str:
@@ -209,6 +225,8 @@ class _Lane:
     workflow_id: str = ""
     reason: str = ""
     message_ids: list[str] = field(default_factory=list)
+    records: int = 0
+    gaps: list[GapView] = field(default_factory=list)
 
 
 class Reducer:
@@ -237,6 +255,8 @@ class Reducer:
         self._tools: dict[str, ToolCallView] = {}
         self._errors: list[str] = []
         self._odd: list[OddItem] = []
+        #: A gap before any record still moves the device on: older offsets are not applied.
+        self._gapped = False
 
     @property
     def next_offset(self) -> int:
@@ -252,9 +272,25 @@ class Reducer:
         """Apply ``records``; returns them as applied (framework items with their derived events)."""
         return [self.apply(record) for record in records]
 
+    def gap(self, start: int, end: int) -> None:
+        """Offsets ``start`` .. ``end - 1`` are gone: mark the hole in every lane, move past it.
+
+        A gap is part of the sequence a device received, so it is marked where
+        it fell: after the messages each lane had then. Like records, a gap at
+        or below what was already applied changes nothing.
+        """
+        if (self._first_offset is not None or self._gapped) and end <= self._next_offset:
+            return
+        start = max(start, self._next_offset) if (self._first_offset is not None or self._gapped) else start
+        self._gapped = True
+        self._next_offset = end
+        for lane in self._lanes.values():
+            lane.gaps.append(GapView(start, end, len(lane.message_ids)))
+        self._translator.gap()
+
     def apply(self, record: Record) -> Record:
         """Apply one record; returns it as applied (see :meth:`feed`)."""
-        if self._first_offset is not None and record.offset < self._next_offset:
+        if (self._first_offset is not None or self._gapped) and record.offset < self._next_offset:
             return record
         if self._first_offset is None:
             self._first_offset = record.offset
@@ -362,6 +398,7 @@ class Reducer:
             message = self._messages[message_id] = _Message(message_id, lane, turn)
             self._lane(lane, offset).message_ids.append(message_id)
         message.shown = None
+        self._lanes[message.lane].records += 1
         return message
 
     def _main_status(self) -> str:
@@ -391,6 +428,8 @@ class Reducer:
                     messages=tuple(self._messages[m].view() for m in lane.message_ids),
                     workflow_id=lane.workflow_id,
                     reason=lane.reason,
+                    records=lane.records,
+                    gaps=tuple(lane.gaps),
                 )
                 for lane in lanes
             ),

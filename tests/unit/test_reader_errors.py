@@ -44,3 +44,36 @@ def test_answers_are_reported_not_retried(status: RPCStatusCode, message: str) -
 
 def test_a_timeout_is_transient() -> None:
     assert _is_transient(TimeoutError())
+
+
+async def test_a_busy_server_is_asked_again_and_other_answers_are_not() -> None:
+    """The head query gave up at once on 'consistent query buffer is full' (a fault-tier failure)."""
+    from wfwatch.stream.reader import ask_while_busy
+
+    calls: list[int] = []
+
+    async def busy_twice() -> int:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RPCError("consistent query buffer is full", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+        return 42
+
+    assert await ask_while_busy(busy_twice, delay=0.001) == 42 and len(calls) == 3
+
+    async def not_found() -> int:
+        calls.append(1)
+        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+    calls.clear()
+    with pytest.raises(RPCError):
+        await ask_while_busy(not_found, delay=0.001)
+    assert len(calls) == 1
+
+    async def always_busy() -> int:
+        calls.append(1)
+        raise RPCError("busy", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+
+    calls.clear()
+    with pytest.raises(RPCError):
+        await ask_while_busy(always_busy, tries=3, delay=0.001)
+    assert len(calls) == 3

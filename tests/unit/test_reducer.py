@@ -501,3 +501,74 @@ def test_duplicate_offset_within_one_feed_is_ignored() -> None:
     assert view.text == "xx"
     assert view.record_count == 2
     assert view.token_count == 2
+
+
+# --- gaps: a hole in what a device received is part of its sequence ----------------
+
+
+def _with_gaps(records: list[Record], holes: list[tuple[int, int]]) -> list[Record | tuple[int, int]]:
+    """``records`` with offsets removed and a gap op where each hole was (what a device gets)."""
+    ops: list[Record | tuple[int, int]] = []
+    holes = sorted(holes)
+    for record in records:
+        hole = next(((a, b) for a, b in holes if a <= record.offset < b), None)
+        if hole is None:
+            ops.append(record)
+        elif record.offset == hole[0]:
+            ops.append(hole)
+    return ops
+
+
+def _fold(reducer: Reducer, ops: Sequence[Record | tuple[int, int]]) -> None:
+    for op in ops:
+        if isinstance(op, Record):
+            reducer.apply(op)
+        else:
+            reducer.gap(*op)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_gaps_are_marked_in_place_and_split_feeds_still_agree(data: st.DataObject) -> None:
+    records = data.draw(record_lists)
+    starts = data.draw(st.lists(st.integers(0, max(0, len(records) - 1)), max_size=3, unique=True))
+    holes: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        if holes and start < holes[-1][1]:
+            continue
+        holes.append((start, start + data.draw(st.integers(1, 5))))
+    ops = _with_gaps(records, holes)
+    whole = Reducer()
+    _fold(whole, ops)
+    cuts = data.draw(st.lists(st.integers(0, len(ops)), max_size=6))
+    split = Reducer()
+    bounds = [0, *sorted(cuts), len(ops)]
+    for a, b in itertools.pairwise(bounds):
+        _fold(split, ops[a:b])
+        split.view()
+    assert split.view() == whole.view()
+    _fold(split, ops)  # everything again, gaps included: re-delivery changes nothing
+    assert split.view() == whole.view()
+
+
+def test_a_gap_is_marked_after_the_messages_before_it_in_every_lane() -> None:
+    reducer = Reducer()
+    reducer.feed(
+        records_from(
+            [
+                TokenDelta(message_id="m1", text="before", lane=MAIN_LANE),
+                TokenDelta(message_id="s1", text="sub before", lane="sub-1"),
+            ]
+        )
+    )
+    reducer.gap(2, 40)
+    reducer.feed([Record(40, TokenDelta(message_id="m2", text="after", lane=MAIN_LANE))])
+    reducer.feed([Record(12, TokenDelta(message_id="m3", text="lost and late", lane=MAIN_LANE))])  # inside the gap
+    view = reducer.view()
+    main, sub = view.lane(MAIN_LANE), view.lane("sub-1")
+    assert main is not None and sub is not None
+    assert [(g.start, g.end, g.after) for g in main.gaps] == [(2, 40, 1)]
+    assert [m.message_id for m in main.messages] == ["m1", "m2"]
+    assert [(g.start, g.end, g.after) for g in sub.gaps] == [(2, 40, 1)]
+    assert view.next_offset == 41
+    assert main.records == 2 and sub.records == 1

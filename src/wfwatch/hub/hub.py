@@ -239,6 +239,19 @@ class Hub:
     def device(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
+    async def saved_position(self, session_id: str, device_id: str) -> int | None:
+        """Where ``device_id`` left off on this session's current epoch (what ``resume`` gives), or None.
+
+        Opening a device moves its saved position; a caller that may want to
+        ``resume`` later asks first.
+        """
+        self._check_open()
+        saved = self._positions.get(device_id)
+        if saved is None or saved.session_id != session_id:
+            return None
+        feed = await self._feed(session_id)
+        return saved.position if saved.epoch == feed.epoch else None
+
     def forget_device(self, device_id: str) -> None:
         """Drop a saved position (the device must be closed)."""
         if device_id in self._devices:

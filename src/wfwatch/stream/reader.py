@@ -208,9 +208,19 @@ class StreamReader:
         self._told_beyond: int | None = None
 
     async def head(self) -> int:
-        """The stream's current head offset (the offset the next item will get)."""
-        try:
+        """The stream's current head offset (the offset the next item will get).
+
+        A server too busy to take the query now (RESOURCE_EXHAUSTED, e.g.
+        "consistent query buffer is full" while many sessions roll over) is
+        asked again a few times; any other failure is reported at once, so a
+        workflow without a worker still fails in bounded time.
+        """
+
+        async def ask() -> int:
             return int(await self._handle.query(OFFSET_QUERY, result_type=int, rpc_timeout=QUERY_TIMEOUT))
+
+        try:
+            return await ask_while_busy(ask)
         except (RPCError, WorkflowQueryFailedError) as err:
             raise self._explain(err) from err
 
@@ -494,6 +504,20 @@ class StreamReader:
         if _lacks_stream(text) or (isinstance(err, WorkflowQueryFailedError) and "not found" in text.lower()):
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
         return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
+
+
+async def ask_while_busy(ask: Callable[[], Awaitable[T]], *, tries: int = 6, delay: float = 0.2) -> T:
+    """``ask()``, asked again (with backoff, ~6 s in all) while the server says it is too busy."""
+    for attempt in range(tries):
+        try:
+            return await ask()
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == tries - 1:
+                raise
+            log.warning("server busy (%s); asking again in %.1f s", err.message, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
 
 
 def _is_transient(err: RPCError | TimeoutError) -> bool:

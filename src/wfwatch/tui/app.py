@@ -22,7 +22,7 @@ from wfwatch.steering import SteeringError
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.screens.help import HelpScreen
 from wfwatch.tui.screens.sessions import SessionsScreen
-from wfwatch.tui.screens.watch import WatchScreen
+from wfwatch.tui.screens.watch import SessionLayout, WatchScreen
 from wfwatch.tui.services import Services
 
 #: Seconds after start-up before the collector is settled (see :mod:`wfwatch.gctune`).
@@ -71,6 +71,8 @@ class WfwatchApp(App[None]):
         self.services = services
         self.devices = services.open_device
         self._open_session = open_session
+        #: Each session's panes as the user left them, for as long as the app runs.
+        self._layouts: dict[str, SessionLayout] = {}
 
     def on_mount(self) -> None:
         if self.preferences.theme in self.available_themes:
@@ -90,9 +92,13 @@ class WfwatchApp(App[None]):
             await self.services.aclose()
 
     def open_session(self, workflow_id: str) -> WatchScreen:
-        screen = WatchScreen(workflow_id, self.devices)
+        """Watch ``workflow_id``: with the panes the user had on it, if they were here before."""
+        screen = WatchScreen(workflow_id, self.devices, self._layouts.pop(workflow_id, None))
         self.push_screen(screen)
         return screen
+
+    def remember_layout(self, workflow_id: str, layout: SessionLayout) -> None:
+        self._layouts[workflow_id] = layout
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """Every screen's header, made safe: a watch screen's title is a workflow id."""

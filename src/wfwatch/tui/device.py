@@ -39,10 +39,16 @@ def parse_join(text: str) -> Join:
 
 @dataclass(frozen=True, slots=True)
 class DeviceOpened:
-    """The device is open at ``position``; the stream's head is ``head`` (possibly behind it)."""
+    """The device is open at ``position``; the stream's head is ``head`` (possibly behind it).
+
+    ``resume_point`` is where the device had left off before this open (a
+    saved position on the stream's current epoch), or None: opening a device
+    moves its saved position, so a pane keeps this to ``resume`` to later.
+    """
 
     position: int
     head: int
+    resume_point: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +90,16 @@ def hub_devices(hub: Hub) -> DeviceFactory:
     """
 
     async def open_device(session_id: str, name: str, join: Join, resume_at: int | None) -> AsyncIterator[DeviceResult]:
+        device_id = pane_device_id(session_id, name)
+        earlier = await hub.saved_position(session_id, device_id)
         device = await hub.open_device(
             session_id,
             name=name,
             join=Join.at(resume_at) if resume_at is not None else join,
-            device_id=pane_device_id(session_id, name),
+            device_id=device_id,
         )
         try:
-            yield DeviceOpened(device.position, device.stream_head)
+            yield DeviceOpened(device.position, device.stream_head, earlier)
             async for event in device:
                 if isinstance(event, Delivery):
                     yield DeviceRecords(event.records, event.next_offset, device.info.head)

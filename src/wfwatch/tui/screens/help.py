@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Static
 
 ABOUT = (
@@ -18,15 +20,32 @@ ABOUT = (
     "The raw view lists every event with its offset, superseded retry attempts struck through."
 )
 
+SCROLLING = (
+    "Scrolling and follow: a lane follows new text (it stays at the bottom) until you scroll it up "
+    "(mouse wheel, scrollbar, or Home / PgUp on a focused pane or lane). While it does not follow, "
+    "its border counts the records that arrived (+N new records). End, or scrolling back to the "
+    "bottom, follows again. Resizing, adding panes or opening the devices panel never stops a lane "
+    "from following. On a small terminal the lanes of a pane become tabs: [ and ] switch them."
+)
 
-def bindings_table(title: str, screen_type: type[Screen[None]]) -> Table:
+
+def key_names(binding: Binding, display: Callable[[Binding], str]) -> str:
+    """A binding's keys as a user types them (``/``, ``?``, ``esc``), not Textual's names (``slash``)."""
+    if binding.key_display:
+        return binding.key_display
+    keys = [key.strip() for key in binding.key.split(",") if key.strip()]
+    return " ".join(display(Binding(key, binding.action)) for key in keys)
+
+
+def bindings_table(title: str, owner: type[object], display: Callable[[Binding], str] | None = None) -> Table:
+    """Every described binding of ``owner``, including those kept out of the footer for space."""
+    shown = display or (lambda binding: binding.key)
     table = Table(title=title, show_header=False, expand=True, box=None)
     table.add_column("key", style="bold", width=12)
     table.add_column("action")
-    for binding in screen_type.BINDINGS:
-        # Every described binding, including those kept out of the footer for space.
+    for binding in getattr(owner, "BINDINGS", []):
         if isinstance(binding, Binding) and binding.description:
-            table.add_row(binding.key_display or binding.key, binding.description)
+            table.add_row(key_names(binding, shown), binding.description)
     return table
 
 
@@ -40,12 +59,16 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from wfwatch.tui.screens.sessions import SessionsScreen
         from wfwatch.tui.screens.watch import WatchScreen
+        from wfwatch.tui.widgets.pane import Pane
 
+        display = self.app.get_key_display
         with VerticalScroll():
             yield Static(ABOUT, markup=False)
-            yield Static(bindings_table("Sessions", SessionsScreen))
-            yield Static(bindings_table("Watch", WatchScreen))
-            yield Static("Everywhere: ? help · ctrl+p command palette · q quit", markup=False)
+            yield Static(bindings_table("Sessions", SessionsScreen, display))
+            yield Static(bindings_table("Watch", WatchScreen, display))
+            yield Static(bindings_table("A focused pane", Pane, display))
+            yield Static(SCROLLING, markup=False)
+            yield Static("Everywhere: ? help · ^p command palette · q quit", markup=False)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from wfwatch.sessions import QueryError, QueryRejected, SessionRow
 from wfwatch.text import one_line, sanitize
+from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.footer import StableFooter
 
 REFRESH_SECONDS = 2.0
@@ -92,7 +93,7 @@ class SessionsScreen(Screen[None]):
         except NoMatches:
             return
         try:
-            rows = await self.app.services.list_sessions(self.query_text)  # type: ignore[attr-defined]
+            rows = await dashboard(self).services.list_sessions(self.query_text)
         except QueryRejected as err:
             self._failed(error, f"query rejected: {sanitize(str(err))}", rejected=True)
             return
@@ -105,7 +106,7 @@ class SessionsScreen(Screen[None]):
         error.update("")
         self.query_one(DataTable).remove_class("stale")
         self._last_rows = rows
-        self._listed_at = self.app.services.now()  # type: ignore[attr-defined]
+        self._listed_at = dashboard(self).services.now()
         self._apply(rows)
         self._schedule()
 
@@ -141,7 +142,7 @@ class SessionsScreen(Screen[None]):
                 continue
             key = row.workflow_id
             seen.add(key)
-            cells = _cells(row, self.app.services.now())  # type: ignore[attr-defined]
+            cells = _cells(row, dashboard(self).services.now())
             if key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(key, column, value, update_width=True)  # a title set later widens its column

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Header, Input
 
 from wfwatch.hub import Join
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
+from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.footer import StableFooter
-from wfwatch.tui.widgets.pane import Pane
+from wfwatch.tui.widgets.pane import Pane, PaneMemory
 
 JOIN_CYCLE = (Join("start"), Join("live"))
 #: How often panes redraw what their devices received (tokens are buffered in between).
@@ -22,6 +26,22 @@ JOIN_CYCLE = (Join("start"), Join("live"))
 #: panes at 2,000 tokens/s took 73-80 % of a core with key presses p95 56-69 ms, at 20 a
 #: second 83-86 % and 74-119 ms (benchmarks/tui_load.py, 3 runs each).
 FLUSH_INTERVAL = 1 / 12
+
+
+@dataclass
+class SessionLayout:
+    """A session's panes as the user left them: they come back when the user returns."""
+
+    panes: list[PaneMemory] = field(default_factory=list)
+    device_count: int = 0
+    focused: int = 0
+
+
+def pane_of(node: DOMNode | None) -> Pane | None:
+    """The pane ``node`` is in (or is), if any."""
+    while node is not None and not isinstance(node, Pane):
+        node = node.parent
+    return node if isinstance(node, Pane) else None
 
 
 class WatchScreen(Screen[None]):
@@ -36,7 +56,7 @@ class WatchScreen(Screen[None]):
         Binding("p", "toggle_devices", "Devices", id="watch.toggle_devices"),
         Binding("s", "send", "Send message", id="watch.send"),
         Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
-        Binding("escape", "app.pop_screen", "Sessions", id="watch.back"),
+        Binding("escape", "leave", "Sessions", id="watch.back"),
         Binding("question_mark", "app.help", "Help", id="watch.help"),
         *[
             Binding(
@@ -51,28 +71,53 @@ class WatchScreen(Screen[None]):
         ],
     ]
 
-    def __init__(self, session_id: str, open_device: DeviceFactory) -> None:
+    def __init__(self, session_id: str, open_device: DeviceFactory, layout: SessionLayout | None = None) -> None:
         super().__init__()
         self.session_id = session_id
         self._open_device = open_device
         self._device_count = 0
         self._last_pane: Pane | None = None
+        #: The pane that had the focus when a prompt opened: it gets it back when the prompt closes.
+        self._prompt_return: Pane | None = None
+        self._layout = layout
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Horizontal(id="panes")
-        services = self.app.services  # type: ignore[attr-defined]
+        services = dashboard(self).services
         yield DevicesPanel(self.session_id, services.device_table, services.upstream, services.now)
         yield Input(id="prompt")
-        yield StableFooter()
+        # On a narrow terminal these stay out of the footer (help and the palette list them).
+        yield StableFooter(optional=("toggle_raw", "toggle_connection", "quit", "app.quit", "cancel_turn"))
 
     def on_mount(self) -> None:
         self.title = one_line(self.session_id)  # a workflow id: no escapes, no bidi, one line
         self.query_one("#prompt").display = False
         self.query_one(DevicesPanel).display = False
         self._prompt_purpose = "message"
-        self.add_pane(self._default_join()).focus()
+        layout = self._layout
+        if layout is not None and layout.panes:
+            restored = [self.add_pane(memory.join, memory) for memory in layout.panes]
+            self._device_count = max(self._device_count, layout.device_count)
+            restored[min(layout.focused, len(restored) - 1)].focus()
+        else:
+            self.add_pane(self._default_join()).focus()
         self.set_interval(FLUSH_INTERVAL, self._flush_panes)
+
+    def layout_now(self) -> SessionLayout:
+        """The panes as they are, for :class:`SessionLayout` (the app keeps one per session)."""
+        panes = self.panes
+        focused = self._target_pane
+        return SessionLayout(
+            panes=[pane.remember() for pane in panes],
+            device_count=self._device_count,
+            focused=panes.index(focused) if focused in panes else 0,
+        )
+
+    def action_leave(self) -> None:
+        """Back to the sessions list; the app remembers this session's panes for the next visit."""
+        dashboard(self).remember_layout(self.session_id, self.layout_now())
+        self.app.pop_screen()
 
     def _flush_panes(self) -> None:
         """One timer for all panes: their redraws coalesce into one frame.
@@ -86,16 +131,22 @@ class WatchScreen(Screen[None]):
 
     def _default_join(self) -> Join:
         """The first pane joins as the preferences say (``start`` unless changed)."""
-        mode = self.app.preferences.default_join  # type: ignore[attr-defined]
-        return Join(mode) if mode in ("start", "live", "resume") else Join("start")
+        mode = dashboard(self).preferences.default_join
+        if mode == "live":
+            return Join("live")
+        return Join("resume") if mode == "resume" else Join("start")
 
     @property
     def panes(self) -> list[Pane]:
         return list(self.query(Pane))
 
-    def add_pane(self, join: Join) -> Pane:
-        self._device_count += 1
-        pane = Pane(self.session_id, f"pane-{self._device_count}", join, self._open_device)
+    def add_pane(self, join: Join, memory: PaneMemory | None = None) -> Pane:
+        if memory is not None:
+            name = memory.name
+        else:
+            self._device_count += 1
+            name = f"pane-{self._device_count}"
+        pane = Pane(self.session_id, name, join, self._open_device, memory)
         self.query_one("#panes").mount(pane)
         return pane
 
@@ -104,27 +155,34 @@ class WatchScreen(Screen[None]):
         return self._last_pane if self._last_pane is not None and self._last_pane.is_attached else self._focused_pane()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        node = event.widget
-        while node is not None and not isinstance(node, Pane):
-            node = node.parent  # type: ignore[assignment]
-        if isinstance(node, Pane):
-            self._last_pane = node
+        pane = pane_of(event.widget)
+        if pane is not None:
+            self._last_pane = pane
 
     def _focused_pane(self) -> Pane | None:
-        focused = self.focused
-        while focused is not None and not isinstance(focused, Pane):
-            focused = focused.parent  # type: ignore[assignment]
+        """The pane keys act on: the focused one, else the one focused last (a prompt may have the focus)."""
+        focused = pane_of(self.focused)
+        if focused is not None:
+            return focused
+        if self._last_pane is not None and self._last_pane.is_attached:
+            return self._last_pane
         panes = self.panes
-        return focused if isinstance(focused, Pane) else (panes[-1] if panes else None)
+        return panes[-1] if panes else None
 
     def action_add_pane(self) -> None:
+        """A new pane joins (start and live in turn) and takes the focus: the next keys are for it."""
         join = JOIN_CYCLE[self._device_count % len(JOIN_CYCLE)]
-        self.add_pane(join)
+        self.add_pane(join).focus()
 
     def action_close_pane(self) -> None:
         pane = self._focused_pane()
-        if pane is not None and len(self.panes) > 1:
+        panes = self.panes
+        if pane is not None and len(panes) > 1:
+            index = panes.index(pane)
             pane.remove()
+            # The focus goes to the pane that took its place, not back to pane 1.
+            rest = [p for p in panes if p is not pane]
+            rest[min(index, len(rest) - 1)].focus()
 
     def action_toggle_connection(self) -> None:
         pane = self._focused_pane()
@@ -166,6 +224,8 @@ class WatchScreen(Screen[None]):
 
     def _open_prompt(self, purpose: str, placeholder: str) -> None:
         box = self.query_one("#prompt", Input)
+        if not box.display:
+            self._prompt_return = self._focused_pane()
         self._prompt_purpose = purpose
         box.placeholder = placeholder
         box.value = ""
@@ -179,31 +239,35 @@ class WatchScreen(Screen[None]):
         self._open_prompt("join", "join the focused pane at: start | live | offset N | turn N | resume")
 
     def action_cancel_turn(self) -> None:
-        self.app.cancel_turn(self.session_id)  # type: ignore[attr-defined]
+        dashboard(self).cancel_turn(self.session_id)
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#prompt", Input)
         if event.key == "escape" and box.has_focus:
             box.display = False
-            self._focus_first_pane()
+            self._return_focus()
             event.stop()
 
-    def _focus_first_pane(self) -> None:
-        panes = self.panes
-        if panes:
-            panes[0].focus()
+    def _return_focus(self) -> Pane | None:
+        """Give the focus back to the pane that had it before the prompt opened."""
+        pane = self._prompt_return
+        self._prompt_return = None
+        if pane is None or not pane.is_attached:
+            pane = self._focused_pane()
+        if pane is not None:
+            pane.focus()
+        return pane
 
     @on(Input.Submitted, "#prompt")
     def _prompt_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         event.input.value = ""
         event.input.display = False
-        pane = self._target_pane
-        self._focus_first_pane()
+        pane = self._return_focus()
         if not text:
             return
         if self._prompt_purpose == "message":
-            self.app.send_message(self.session_id, text)  # type: ignore[attr-defined]
+            dashboard(self).send_message(self.session_id, text)
             return
         try:
             join = parse_join(text)

@@ -40,7 +40,15 @@ def seen_ago(last_seen: float, now: datetime) -> str:
     return f"{seconds / 3600:.0f}h ago"
 
 
-def upstream_line(stats: UpstreamStats) -> Text:
+def device_counts(rows: list[DeviceInfo]) -> str:
+    """The rows below, counted by state: the header must add up to what the table lists."""
+    states = [device_state(info) for info in rows]
+    parts = [f"{states.count(state)} {state}" for state in ("connected", "dropped", "offline") if state in states]
+    return f"devices {len(rows)}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def upstream_line(stats: UpstreamStats, rows: list[DeviceInfo] | None = None) -> Text:
+    """How the hub reads the session; with ``rows``, the device count is the table's (saved devices too)."""
     text = Text()
     text.append(" upstream ", style="reverse")
     if stats.ended:
@@ -49,9 +57,9 @@ def upstream_line(stats: UpstreamStats) -> Text:
         state = "reconnecting"
     else:
         state = "reading" if stats.running else "idle"
+    devices = device_counts(rows) if rows is not None else f"devices {stats.devices} ({stats.connected} connected)"
     text.append(
-        f" {state}, {stats.mode} mode  updates {stats.updates}  queries {stats.queries}  "
-        f"head {stats.head}  devices {stats.devices} ({stats.connected} connected)"
+        f" {state}, {stats.mode} mode  updates {stats.updates}  queries {stats.queries}  head {stats.head}  {devices}"
     )
     if stats.trouble or stats.last_error:
         # Now-trouble first; otherwise the last error, which may be history.
@@ -121,10 +129,10 @@ class DevicesPanel(Vertical):
         if self._table_source is None:
             self._upstream.update(Text("no hub: panes read the workflow directly", style="dim"))
             return
-        if self._upstream_source is not None:
-            self._upstream.update(upstream_line(self._upstream_source(self.session_id)))
         now = self._now()
         rows = {info.device_id: info for info in self._table_source(self.session_id)}
+        if self._upstream_source is not None:
+            self._upstream.update(upstream_line(self._upstream_source(self.session_id), list(rows.values())))
         for key in [k for k in self._table.rows if k.value not in rows]:
             self._table.remove_row(key)
         for device_id, info in sorted(rows.items()):

@@ -19,7 +19,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from wfwatch.reducer import LaneView, MessageView
+from wfwatch.reducer import GapView, LaneView, MessageView
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.wrap import WrappedText
 
@@ -107,6 +107,19 @@ class _MessageLines:
         return changed
 
 
+def gap_line(gap: GapView) -> str:
+    """The line a lane shows where offsets never reached this device."""
+    return f"── offsets {gap.start}..{gap.end - 1} are gone ──"
+
+
+def _gaps_after(lane: LaneView) -> dict[int, list[GapView]]:
+    """The lane's gaps by how many messages come before each (where each is drawn)."""
+    by_place: dict[int, list[GapView]] = {}
+    for gap in lane.gaps:
+        by_place.setdefault(gap.after, []).append(gap)
+    return by_place
+
+
 def _prompt_lines(text: str, width: int) -> list[str]:
     """A turn's user message, wrapped, as the main lane shows it above the turn's answer."""
     return WrappedText.of(f"you ▸ {_plain(text)}", width).lines
@@ -116,12 +129,15 @@ def lane_lines(lane: LaneView, width: int, prompts: Mapping[int, str] | None = N
     """A lane's canonical messages as wrapped ``(text, style)`` lines (what a column draws)."""
     lines: list[tuple[str, Style]] = []
     turn = None
-    for message in lane.messages:
+    gaps = _gaps_after(lane)
+    for index, message in enumerate(lane.messages):
+        lines += [(gap_line(gap), STYLES[NOTE]) for gap in gaps.get(index, ())]
         if prompts and message.turn != turn and message.turn in prompts:
             lines += [(line, STYLES[PROMPT]) for line in _prompt_lines(prompts[message.turn], width)]
         turn = message.turn
         made = _MessageLines.new(message, width)
         lines += [(line, STYLES[kind]) for line, kind in zip(made.lines, made.kinds, strict=True)]
+    lines += [(gap_line(gap), STYLES[NOTE]) for gap in gaps.get(len(lane.messages), ())]
     return lines
 
 
@@ -134,10 +150,16 @@ def render_lane(lane: LaneView, width: int = 80, prompts: Mapping[int, str] | No
 
 
 class LaneColumn(ScrollView):
-    """A scrolling column for one lane; follows the tail unless scrolled up."""
+    """A scrolling column for one lane; follows the tail unless the user scrolled up.
+
+    Following is a state the user changes, not a position: scrolling up (wheel,
+    keys, scrollbar) stops it; End, or scrolling back to the bottom, resumes it.
+    A resize or a re-wrap moves the bottom but is not the user scrolling, so it
+    never stops a following lane.
+    """
 
     DEFAULT_CSS = """
-    LaneColumn { width: 1fr; border: round $panel; padding: 0 1; }
+    LaneColumn { width: 1fr; border: round $panel; padding: 0 1; overflow-x: hidden; }
     """
 
     def __init__(self, lane_name: str) -> None:
@@ -155,12 +177,44 @@ class LaneColumn(ScrollView):
         self._status = ""
         self._lane: LaneView | None = None
         self._base_style: Style | None = None
+        self._gaps = 0
+        self._follow = True
+        #: The lane's record count when the reader stopped following.
+        self._seen_records = 0
+        #: Records that reached this lane since the reader scrolled up.
         self.unseen = 0
 
     @property
     def following(self) -> bool:
-        """At the bottom: new text scrolls into view. Scrolling up stops it (End resumes)."""
-        return self.scroll_y >= self.max_scroll_y - 1
+        """New text scrolls into view. Scrolling up stops it (End resumes)."""
+        return self._follow
+
+    def follow(self) -> None:
+        """Resume following: jump to the newest line and keep it in view."""
+        self._follow = True
+        self.unseen = 0
+        self._seen_records = self._lane.records if self._lane is not None else 0
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self._show_subtitle()
+
+    def release_anchor(self) -> None:
+        """Textual calls this when the user scrolls (wheel, keys, scrollbar): stop following."""
+        super().release_anchor()
+        if self._follow and self.max_scroll_y > 0:  # nothing to scroll: nothing to stop
+            self._follow = False
+            self._seen_records = self._lane.records if self._lane is not None else 0
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if not self._follow and new_value >= self.max_scroll_y:  # scrolled back to the bottom
+            self.follow()
+
+    def action_scroll_end(self) -> None:
+        self.follow()  # at once: an animated scroll ends short of text that arrived meanwhile
+
+    def _show_subtitle(self) -> None:
+        status = self._status
+        self.border_subtitle = f"{status} · +{self.unseen} new records (End follows)" if self.unseen else status
 
     @property
     def shown_text(self) -> str:
@@ -182,19 +236,19 @@ class LaneColumn(ScrollView):
         if width <= 0:
             return  # hidden or not laid out yet: wrap when it has a size (on_resize)
         chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
-        if (chars, lane.status, width, len(lane.messages)) == (
+        if (chars, lane.status, width, len(lane.messages), len(lane.gaps)) == (
             self._chars,
             self._status,
             self._width,
             len(self._messages),
+            self._gaps,
         ):
             return  # nothing new in this lane
         if width != self._width:
             self._messages.clear()
             self._prompt_lines.clear()
             self._width = width
-        following = self.following
-        changed = False
+        changed = len(lane.gaps) != self._gaps
         for message in lane.messages:
             lines = self._messages.get(message.message_id)
             if lines is None or lines.attempt != message.attempt:
@@ -208,22 +262,28 @@ class LaneColumn(ScrollView):
                 del self._messages[gone]
             self._flatten(lane)
             self.virtual_size = Size(width, len(self._lines))
-        if following:
+        self._chars = chars
+        self._status = lane.status
+        self._gaps = len(lane.gaps)
+        if self._follow:
             self.unseen = 0
+            self._seen_records = lane.records
             # force: the scrollbar that makes the lane scrollable appears only at the next layout
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         else:
-            self.unseen += max(0, chars - self._chars)
-        self._chars = chars
-        self._status = lane.status
-        self.border_subtitle = f"{lane.status} · +{self.unseen} new (End follows)" if self.unseen else lane.status
+            self.unseen = max(0, lane.records - self._seen_records)
+        self._show_subtitle()
         self.refresh()
 
     def _flatten(self, lane: LaneView) -> None:
         lines: list[str] = []
         kinds = bytearray()
         turn = None
-        for message in lane.messages:
+        gaps = _gaps_after(lane) if lane.gaps else {}
+        for index, message in enumerate(lane.messages):
+            for gap in gaps.get(index, ()):
+                lines.append(gap_line(gap))
+                kinds.append(NOTE)
             if message.turn != turn and message.turn in self._prompts:
                 prompt = self._prompt_lines.get(message.turn)
                 if prompt is None:
@@ -234,6 +294,9 @@ class LaneColumn(ScrollView):
             made = self._messages[message.message_id]
             lines += made.lines
             kinds += made.kinds
+        for gap in gaps.get(len(lane.messages), ()):
+            lines.append(gap_line(gap))
+            kinds.append(NOTE)
         if len(lines) > MAX_LINES:
             keep = MAX_LINES - 1
             lines = [f"… {len(lines) - keep:,} earlier lines not shown", *lines[-keep:]]
@@ -244,6 +307,8 @@ class LaneColumn(ScrollView):
         width = self.scrollable_content_region.width
         if self._lane is not None and width > 0 and width != self._width:
             self.show(self._lane)
+        elif self._follow:  # taller or shorter: the bottom moved, keep it in view
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
@@ -25,14 +26,22 @@ from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
 from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceOpened, DeviceRecords
+from wfwatch.tui.host import dashboard
 from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import GapRow, RawLog, Row
-from wfwatch.tui.widgets.timeline import Timeline
+from wfwatch.tui.widgets.timeline import MAX_STEPS, Timeline
 
 UPSTREAM_CHECK_INTERVAL = 0.5
 #: Records a pane keeps for its raw view (all of them reachable by scrolling); older ones are
 #: reached by joining at an offset.
 RAW_KEEP = 20_000
+#: A pane with less content height than this shows fewer steps (the steps box shrinks first).
+COMPACT_HEIGHT = 30
+COMPACT_STEPS = 2
+#: Lanes get at least this many rows (border included) each, or they become tabs.
+MIN_LANE_HEIGHT = 9
+#: A lane column is at least this wide side by side; narrower panes wrap lanes into rows.
+LANE_WIDTH = 36
 
 
 @dataclass
@@ -47,10 +56,36 @@ class PaneStats:
     error: str = ""
 
 
+@dataclass
+class PaneMemory:
+    """What a pane was when its screen closed: it comes back as it was, catching up from there."""
+
+    name: str
+    join: Join
+    reducer: Reducer
+    records: deque[Row]
+    rows_seen: int
+    next_offset: int | None
+    head: int
+    gaps: int
+    raw_mode: bool
+    resume_point: int | None
+    resumed_at: int | None
+    lane_tab: str | None = None
+
+
 class Pane(Vertical):
     """One device on one session: header, lanes, timeline, optional raw view."""
 
     can_focus = True
+    BINDINGS = [
+        Binding("end", "follow", "Follow (every lane)", show=False, id="pane.follow"),
+        Binding("home", "scroll_lanes('home')", "Top of every lane", show=False, id="pane.home"),
+        Binding("pageup", "scroll_lanes('page_up')", "Page up", show=False, id="pane.page_up"),
+        Binding("pagedown", "scroll_lanes('page_down')", "Page down", show=False, id="pane.page_down"),
+        Binding("left_square_bracket", "lane_tab(-1)", "Previous lane (tabs)", show=False, id="pane.prev_lane"),
+        Binding("right_square_bracket", "lane_tab(1)", "Next lane (tabs)", show=False, id="pane.next_lane"),
+    ]
 
     class Ended(Message):
         """The session's stream ended for this pane (the workflow closed)."""
@@ -60,7 +95,14 @@ class Pane(Vertical):
             self.pane = pane
             self.status = status
 
-    def __init__(self, session_id: str, device_name: str, join: Join, open_device: DeviceFactory) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        device_name: str,
+        join: Join,
+        open_device: DeviceFactory,
+        memory: PaneMemory | None = None,
+    ) -> None:
         super().__init__(classes="pane")
         self.session_id = session_id
         self.device_name = device_name
@@ -84,15 +126,56 @@ class Pane(Vertical):
         self._schemas = ""
         self._generic = False
         self._shown_header = Text()
+        #: Where this pane's device had left off before the pane first opened it
+        #: (an earlier run, an earlier visit): what ``resume`` returns to.
+        self.resume_point: int | None = None
+        self._resume_point_known = False
+        #: Set when the pane reconnected at its own position after a drop (the header says so).
+        self.resumed_at: int | None = None
+        self._tabs = Static("", classes="lane-tabs", markup=False)
+        self.tab_mode = False
+        self.lane_tab: str | None = None
+        if memory is not None:
+            self.join = memory.join
+            self.reducer = memory.reducer
+            self.records = memory.records
+            self._rows_seen = memory.rows_seen
+            self._next_offset = memory.next_offset
+            self.stats.head = memory.head
+            self.stats.gaps = memory.gaps
+            self.raw_mode = memory.raw_mode
+            self.resume_point = memory.resume_point
+            self._resume_point_known = True
+            self.resumed_at = memory.resumed_at
+            self.lane_tab = memory.lane_tab
+
+    def remember(self) -> PaneMemory:
+        """The pane as it is now, to bring back when the user returns to the session."""
+        return PaneMemory(
+            name=self.device_name,
+            join=self.join,
+            reducer=self.reducer,
+            records=self.records,
+            rows_seen=self._rows_seen,
+            next_offset=self._next_offset,
+            head=self.stats.head,
+            gaps=self.stats.gaps,
+            raw_mode=self.raw_mode,
+            resume_point=self.resume_point,
+            resumed_at=self.resumed_at,
+            lane_tab=self.lane_tab,
+        )
 
     def compose(self) -> ComposeResult:
         yield self._header
+        yield self._tabs
         yield self._lane_row
         yield self._timeline
         yield self._raw
 
     def on_mount(self) -> None:
         self._raw.display = False
+        self._tabs.display = False
         self.connect()
 
     # --- the device ---------------------------------------------------------
@@ -119,7 +202,13 @@ class Pane(Vertical):
             self.stats = PaneStats(head=self.stats.head)
             self._rate_window.clear()
             self._next_offset = None
+            self.resumed_at = None
         resume_at = self._next_offset
+        if resume_at is None and self.join.mode == "resume" and self.resume_point is not None:
+            # Where the device was before this pane moved it, not where this pane has read to.
+            resume_at = self.resume_point
+        elif resume_at is not None:
+            self.resumed_at = resume_at
         self.stats.state = "connecting"
         self._dirty = True
         self._subscribe(resume_at)
@@ -135,9 +224,14 @@ class Pane(Vertical):
         try:
             async for result in self._open_device(self.session_id, self.device_name, self.join, resume_at):
                 if isinstance(result, DeviceOpened):
+                    if not self._resume_point_known:
+                        self._resume_point_known = True
+                        self.resume_point = result.resume_point
                     self._next_offset = result.position
                     self.stats.head = max(self.stats.head, result.head)
-                    if result.position > result.head:
+                    if result.position == result.head:
+                        self.stats.state = "live"  # at the head of an idle stream: nothing is coming yet
+                    elif result.position > result.head:
                         self.stats.state = "waiting"
                         self.stats.error = (
                             f"offset {result.position} is beyond the head ({result.head}): "
@@ -154,6 +248,7 @@ class Pane(Vertical):
                     self.stats.error = ""
                 elif isinstance(result, DeviceGap):
                     self.stats.gaps += 1
+                    self.reducer.gap(result.start, result.end)
                     self.records.append(GapRow(result.start, result.end))
                     self._rows_seen += 1
                     self._next_offset = result.end
@@ -178,7 +273,7 @@ class Pane(Vertical):
 
     def _check_upstream(self, now: float) -> None:
         """Show a server outage the hub is riding out, instead of a silent "live"."""
-        upstream = self.app.services.upstream  # type: ignore[attr-defined]
+        upstream = dashboard(self).services.upstream
         if upstream is None or now - self._upstream_checked < UPSTREAM_CHECK_INTERVAL:
             return
         self._upstream_checked = now
@@ -194,7 +289,7 @@ class Pane(Vertical):
 
     def flush(self) -> None:
         """Redraw what changed since the last flush (the watch screen calls this on its timer)."""
-        now = self.app.services.monotonic()  # type: ignore[attr-defined]
+        now = dashboard(self).services.monotonic()
         self._check_upstream(now)
         self._rate_window.append((now, self.stats.received))
         first_t, first_n = self._rate_window[0]
@@ -236,16 +331,94 @@ class Pane(Vertical):
             elif list(self._lane_row.children).index(column) != position:
                 self._lane_row.move_child(column, before=position)
             column.show(lane, prompts if lane.name == MAIN_LANE else None)
-        self._arrange_lanes(len(view.lanes))
+        self._arrange_lanes()
 
-    def _arrange_lanes(self, count: int) -> None:
-        """Lanes side by side while they fit (~36 cells each), else wrap into a grid."""
-        columns = max(1, min(count, self.size.width // 36 or 1))
+    def _arrange_lanes(self) -> None:
+        """Lay the lanes out for the pane's size: the steps box shrinks first, then lanes become tabs.
+
+        Lanes sit side by side while they fit (~36 cells each), else wrap into a
+        grid; when that would leave a lane fewer than ``MIN_LANE_HEIGHT`` rows,
+        one lane shows at a time under a tab strip (``[`` / ``]`` switch).
+        Only real changes are applied: each costs the screen a layout pass.
+        """
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return
+        steps = COMPACT_STEPS if height < COMPACT_HEIGHT else MAX_STEPS
+        if self._timeline.max_steps != steps:
+            self._timeline.max_steps = steps
+            self._dirty = True  # redrawn at the next flush
+        names = [column.lane_name for column in self._lane_row.children if isinstance(column, LaneColumn)]
+        count = len(names)
+        columns = max(1, min(count, width // LANE_WIDTH or 1))
+        rows = -(-count // columns) if count else 1
+        lanes_height = height - 1 - (self._timeline.max_steps + 2)
+        tab_mode = count > 1 and lanes_height // rows < MIN_LANE_HEIGHT
+        if tab_mode:
+            columns = 1
+            if self.lane_tab not in names:
+                self.lane_tab = names[0]
         if self._lane_row.styles.grid_size_columns != columns:
             self._lane_row.styles.grid_size_columns = columns
+        for column in self._lane_row.children:
+            if isinstance(column, LaneColumn):
+                shown = not tab_mode or column.lane_name == self.lane_tab
+                if column.display != shown:
+                    column.display = shown
+        if self._tabs.display != tab_mode:
+            self._tabs.display = tab_mode
+        self.tab_mode = tab_mode
+        if tab_mode:
+            self._show_tabs()
+
+    def _show_tabs(self) -> None:
+        """The tab strip: every lane by name, the shown one highlighted, others' unseen records counted."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for column in self._lane_row.children:
+            if not isinstance(column, LaneColumn):
+                continue
+            selected = column.lane_name == self.lane_tab
+            text.append(f" {sanitize(column.lane_name)} ", style="reverse" if selected else "dim")
+            if column.unseen and not selected:
+                text.append(f"+{column.unseen} ", style="yellow")
+        text.append("  [ ] switch lanes", style="dim")
+        if text != self._tabs.content:
+            self._tabs.update(text, layout=False)
 
     def on_resize(self) -> None:
-        self._arrange_lanes(len(self._lanes))
+        self._arrange_lanes()
+
+    # --- keys ----------------------------------------------------------------
+
+    def _columns(self) -> list[LaneColumn]:
+        return [c for c in self._lane_row.children if isinstance(c, LaneColumn) and c.display]
+
+    def action_follow(self) -> None:
+        """End: every lane of this pane (and the raw view) follows new text again."""
+        for column in self._columns():
+            column.follow()
+        self._raw.scroll_end(animate=False, immediate=True)
+        if self.tab_mode:
+            self._show_tabs()
+
+    def action_scroll_lanes(self, how: str) -> None:
+        """Home / PageUp / PageDown on a focused pane move every lane it shows (scrolling up stops follow)."""
+        for column in self._columns():
+            if how == "home":
+                column.scroll_home(animate=False, immediate=True)
+            elif how == "page_up":
+                column.scroll_page_up(animate=False)
+            else:
+                column.scroll_page_down(animate=False)
+
+    def action_lane_tab(self, step: int) -> None:
+        names = [c.lane_name for c in self._lane_row.children if isinstance(c, LaneColumn)]
+        if not self.tab_mode or not names:
+            return
+        index = names.index(self.lane_tab) if self.lane_tab in names else 0
+        self.lane_tab = names[(index + step) % len(names)]
+        self._arrange_lanes()
+        self._dirty = True
 
     def _show_header(self) -> None:
         """Redraw the one-line header when its text changed (no layout: its size is fixed)."""
@@ -266,7 +439,7 @@ class Pane(Vertical):
         text.append(f" {self.stats.state} ", style=state_style)
         # A dropped device cannot know how far the head moved: say so rather than "lag 0".
         head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
-        text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self.join.describe()}")
+        text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self._join_text()}")
         if self._schemas:
             text.append(f"  {self._schemas}", style="cyan")
         if self.stats.gaps:
@@ -276,6 +449,14 @@ class Pane(Vertical):
         if self.stats.error:
             text.append(f"  {self.stats.error}", style="red")
         return text
+
+    def _join_text(self) -> str:
+        """How this device got where it is: its join, and where it picked up again after a drop."""
+        if self.join.mode == "resume" and self.resume_point is not None and self.resumed_at is None:
+            return f"resume @{self.resume_point}"
+        if self.resumed_at is not None:
+            return f"{self.join.describe()}, resumed @{self.resumed_at}"
+        return self.join.describe()
 
 
 def _reducer_for(join: Join) -> Reducer:

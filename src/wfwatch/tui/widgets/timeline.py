@@ -12,9 +12,10 @@ _ICON = {"running": ("▶", "yellow"), "completed": ("✔", "green"), "failed": 
 MAX_STEPS = 6
 
 
-def render_timeline(view: SessionView) -> Text:
+def render_timeline(view: SessionView, max_steps: int = MAX_STEPS) -> Text:
+    """The newest ``max_steps`` steps (a short terminal shows fewer: lanes need the rows more)."""
     text = Text()
-    for step in view.steps[-MAX_STEPS:]:
+    for step in view.steps[-max_steps:]:
         icon, style = _ICON.get(step.status, ("?", ""))
         if step.duration_ms is not None:
             duration = f"{step.duration_ms / 1000:.1f}s"
@@ -37,13 +38,16 @@ class Timeline(Static):
         super().__init__(content, markup=markup)
         # Set here, not on mount: the screen's flush timer may reach a pane still being mounted.
         self._shown = Text()
+        #: How many steps to show; the pane lowers it on a short terminal.
+        self.max_steps = MAX_STEPS
 
     def on_mount(self) -> None:
         self.border_title = "steps"
 
     def show(self, view: SessionView) -> None:
         """Redraw only when the steps changed; a layout pass only when the line count did."""
-        text = render_timeline(view)
+        text = render_timeline(view, self.max_steps)
+        text.rstrip()  # no blank last row in the box: on a short terminal every row counts
         if text != self._shown:
             lines_changed = text.plain.count("\n") != self._shown.plain.count("\n")
             self._shown = text
