@@ -361,9 +361,17 @@ def md_inline(text: str) -> str:
 
     Every ASCII punctuation character is backslash-escaped (CommonMark renders
     ``\\X`` as ``X``), so no ``#``, ``|``, ``*``, ``<``, ``[`` or backtick can
-    mean anything; newlines and controls show as placeholders (:func:`one_line`).
+    mean anything; newlines and controls show as placeholders (:func:`one_line`),
+    and spaces at the edges are kept (as ``&#32;``).
     """
-    return _MD_PUNCTUATION.sub(r"\\\1", one_line(text))
+    escaped = _MD_PUNCTUATION.sub(r"\\\1", one_line(text))
+    # Markdown strips a heading's or cell's edge spaces: as character references they stay.
+    stripped = escaped.strip(" ")
+    if stripped == escaped:
+        return escaped
+    lead = len(escaped) - len(escaped.lstrip(" "))
+    trail = len(escaped) - len(escaped.rstrip(" ")) if stripped else 0
+    return "&#32;" * lead + stripped + "&#32;" * trail
 
 
 def md_fence(text: str, info: str = "text") -> str:
