@@ -406,8 +406,10 @@ async def _tail(
 
 @main.command(
     "export",
-    epilog="\b\nExit codes: 0 written (also for a failed session: the transcript says how it ended), "
-    "2 usage error, 4 the stream cannot be read (as for tail).",
+    epilog="\b\nExit codes:\n"
+    "  0  written (also for a failed session: the transcript says how it ended)\n"
+    "  2  usage error\n"
+    "  4  the stream cannot be read (as for tail)",
 )
 @click.argument("workflow_id")
 @click.option(

@@ -213,6 +213,8 @@ class _Model:
     #: (message_id, attempt, channel) -> text, every attempt (raw shows the superseded ones).
     attempt_text: dict[tuple[str, int, str], list[str]]
     first_offset: dict[str, int]
+    #: (message_id, attempt) -> [started, first token, finished] publisher times (0: not seen).
+    attempt_times: dict[tuple[str, int], list[float]]
     tools: list[_Tool]
     errors: list[_Error]
     first_ts: float
@@ -223,6 +225,7 @@ class _Model:
         applied = reducer.feed(transcript.records)
         texts: dict[tuple[str, int, str], list[str]] = {}
         first: dict[str, int] = {}
+        times: dict[tuple[str, int], list[float]] = {}
         tools: dict[str, _Tool] = {}
         errors: list[_Error] = []
         first_ts = 0.0
@@ -234,8 +237,12 @@ class _Model:
                 if isinstance(event, events.TokenDelta):
                     texts.setdefault((event.message_id, event.attempt, event.channel), []).append(event.text)
                     first.setdefault(event.message_id, record.offset)
+                    at = times.setdefault((event.message_id, event.attempt), [0.0, 0.0, 0.0])
+                    at[1] = at[1] or event.ts
                 elif isinstance(event, events.AttemptStarted | events.MessageFinished):
                     first.setdefault(event.message_id, record.offset)
+                    at = times.setdefault((event.message_id, event.attempt), [0.0, 0.0, 0.0])
+                    at[0 if isinstance(event, events.AttemptStarted) else 2] = event.ts
                 elif isinstance(event, events.ToolCall):
                     tools[event.call_id] = _Tool(
                         record.offset, event.call_id, event.lane, event.turn, event.name, event.arguments, event.ts
@@ -250,7 +257,7 @@ class _Model:
                 elif isinstance(event, events.ErrorEvent):
                     where = f"{event.message_id}#{event.attempt}" if event.message_id else ""
                     errors.append(_Error(record.offset, event.lane, event.turn, event.message, event.retryable, where))
-        return cls(transcript, reducer.view(), applied, texts, first, list(tools.values()), errors, first_ts)
+        return cls(transcript, reducer.view(), applied, texts, first, times, list(tools.values()), errors, first_ts)
 
     def retries(self) -> int:
         return sum(len(m.superseded_attempts) for lane in self.view.lanes for m in lane.messages)
@@ -293,6 +300,16 @@ class _Model:
             )
             for attempt in message.superseded_attempts
         ]
+
+    def timing(self, message: MessageView) -> str:
+        """``, first token after 0.31 s, 2.40 s`` of the shown attempt ("" when its events carry no times)."""
+        started, first_token, finished = self.attempt_times.get((message.message_id, message.attempt), (0.0,) * 3)
+        parts = []
+        if started and first_token:
+            parts.append(f"first token after {max(0.0, first_token - started):.2f} s")
+        if started and finished:
+            parts.append(f"took {max(0.0, finished - started):.2f} s")
+        return "".join(f", {part}" for part in parts)
 
     def when(self, ts: float) -> str:
         """``+1.25 s`` after the first event (times are the publisher's, informational)."""
@@ -362,16 +379,20 @@ def md_inline(text: str) -> str:
     Every ASCII punctuation character is backslash-escaped (CommonMark renders
     ``\\X`` as ``X``), so no ``#``, ``|``, ``*``, ``<``, ``[`` or backtick can
     mean anything; newlines and controls show as placeholders (:func:`one_line`),
-    and spaces at the edges are kept (as ``&#32;``).
+    and whitespace at the edges is kept (as ``&#x20;``).
     """
     escaped = _MD_PUNCTUATION.sub(r"\\\1", one_line(text))
-    # Markdown strips a heading's or cell's edge spaces: as character references they stay.
-    stripped = escaped.strip(" ")
+    # Markdown strips a heading's or cell's edge whitespace: as character references it stays.
+    stripped = escaped.strip()
     if stripped == escaped:
         return escaped
-    lead = len(escaped) - len(escaped.lstrip(" "))
-    trail = len(escaped) - len(escaped.rstrip(" ")) if stripped else 0
-    return "&#32;" * lead + stripped + "&#32;" * trail
+    lead = escaped[: len(escaped) - len(escaped.lstrip())]
+    trail = escaped[len(escaped.rstrip()) :] if stripped else ""
+    return _char_refs(lead) + stripped + _char_refs(trail)
+
+
+def _char_refs(text: str) -> str:
+    return "".join(f"&#x{ord(char):X};" for char in text)
 
 
 def md_fence(text: str, info: str = "text") -> str:
@@ -440,7 +461,8 @@ def _md_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -> 
     retries = len(entry.superseded_attempts)
     note = f", {retries} superseded" if retries else ""
     done = "" if entry.finished else ", unfinished"
-    parts = [f"#### Message {md_inline(entry.message_id)} (attempt {entry.attempt}{note}{done})\n\n"]
+    timing = model.timing(entry)  # our own words and numbers
+    parts = [f"#### Message {md_inline(entry.message_id)} (attempt {entry.attempt}{note}{done}{timing})\n\n"]
     if raw:
         for attempt, reasoning, answer in model.superseded(entry):
             parts.append(f"*Attempt {attempt} (superseded) reasoning:*\n\n" + md_fence(reasoning) + "\n")
@@ -564,7 +586,7 @@ def _html_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -
     done = "" if entry.finished else ", unfinished"
     parts = [
         f'<article class="message">\n<h4>Message {_html_inline(entry.message_id)} '
-        f"(attempt {entry.attempt}{note}{done})</h4>\n"
+        f"(attempt {entry.attempt}{note}{done}{_html_inline(model.timing(entry))})</h4>\n"
     ]
     if raw:
         for attempt, reasoning, answer in model.superseded(entry):

@@ -191,10 +191,10 @@ def retried_session() -> list[events.Record]:
         events.AttemptStarted(turn=1, message_id="m1"),
         events.TokenDelta(turn=1, message_id="m1", text="The ans"),
         events.ErrorEvent(turn=1, message="connection reset", retryable=True, message_id="m1", attempt=1),
-        events.AttemptStarted(turn=1, message_id="m1", attempt=2),
-        events.TokenDelta(turn=1, message_id="m1", text="Let me add.", attempt=2, channel="reasoning"),
-        events.TokenDelta(turn=1, message_id="m1", text="2+2 = 4", attempt=2),
-        events.MessageFinished(turn=1, message_id="m1", attempt=2),
+        events.AttemptStarted(turn=1, message_id="m1", attempt=2, ts=101.0),
+        events.TokenDelta(turn=1, message_id="m1", text="Let me add.", attempt=2, channel="reasoning", ts=101.25),
+        events.TokenDelta(turn=1, message_id="m1", text="2+2 = 4", attempt=2, ts=101.5),
+        events.MessageFinished(turn=1, message_id="m1", attempt=2, ts=101.75),
         events.StepFinished(turn=1, step_id="t1-llm", duration_ms=1990.0, ts=102.0),
         events.TurnFinished(turn=1, ts=102.0),
     ]
@@ -205,7 +205,7 @@ def test_canonical_shows_the_latest_attempt_and_counts_retries_raw_shows_the_sup
     transcript = export.build("wf", retried_session())
     canonical = export.render(transcript)
     assert "- **retries:** 1\n" in canonical
-    assert "#### Message m1 (attempt 2, 1 superseded)" in canonical
+    assert "#### Message m1 (attempt 2, 1 superseded, first token after 0.25 s, took 0.75 s)" in canonical
     assert "*Answer:*\n\n```text\n2+2 = 4\n```" in canonical
     assert "*Reasoning:*\n\n```text\nLet me add.\n```" in canonical
     assert "The ans" not in canonical
