@@ -212,3 +212,39 @@ async def test_tail_exit_codes_completed_failed_not_found(
     assert code == 4 and "cannot reach Temporal at 127.0.0.1:9" in err
     code, _, err = await run_cli("export", "x", "--format", "pdf")
     assert code == 2
+
+
+async def test_a_gap_exits_3_and_export_lists_it(
+    temporal_server: EmbeddedServer, client: Client, task_queue: str, worker: Worker
+) -> None:
+    # Every step continues-as-new carrying only ~200 bytes of log: old offsets are gone.
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(
+            messages=["one", "two"],
+            idle_timeout=0.5,
+            model=ModelSpec(tokens_per_second=0, answer_words=30, reasoning_words=4),
+            rollover_after_steps=1,
+            carry_log_bytes=200,
+        ),
+        id=f"gap-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    await asyncio.wait_for(handle.result(), 60)
+    records, gaps, end = await read_all(client, handle.id, timeout=30)
+    assert end is not None and gaps and gaps[0].start == 0, "the session must have truncated its log"
+    code, out, err = await run_cli("tail", handle.id, "--jsonl", "--address", temporal_server.address)
+    assert code == 3, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0] == {"gap": [0, gaps[0].end]}
+    assert [line["offset"] for line in lines if "offset" in line] == [r.offset for r in records]
+    assert lines[-1] == {"end": "completed", "next_offset": end.next_offset}
+    code, exported, err = await run_cli("export", handle.id, "--format", "jsonl", "--address", temporal_server.address)
+    assert code == 0, err
+    assert exported == out
+    code, markdown, err = await run_cli("export", handle.id, "--address", temporal_server.address)
+    assert code == 0, err
+    assert f"- **gap:** offsets 0\\.\\.{gaps[0].end - 1} were gone\n" in markdown
+    # --no-follow on the closed session reads to its end: the same lines, the same code.
+    code, again, err = await run_cli("tail", handle.id, "--json", "--no-follow", "--address", temporal_server.address)
+    assert (code, again) == (3, out), err
