@@ -333,12 +333,18 @@ def _utc(ts: float) -> str:
         return "unknown"
 
 
+class _Untrusted(str):
+    """A fact a workflow wrote (ids, topic names); the others are wfwatch's own words and numbers."""
+
+    __slots__ = ()
+
+
 def _facts(model: _Model) -> list[tuple[str, str]]:
     view, transcript = model.view, model.transcript
     state = f"closed: {transcript.end}" if transcript.end else "running (read up to the head)"
     facts = [
-        ("workflow", transcript.workflow_id),
-        ("session", view.session_id),
+        ("workflow", _Untrusted(transcript.workflow_id)),
+        *([("session", _Untrusted(view.session_id))] if view.session_id else []),
         ("status", f"{view.status} (workflow {state})"),
         ("started", _utc(model.first_ts)),
         ("offsets", f"{view.first_offset if view.first_offset is not None else 0}..{transcript.next_offset - 1}"),
@@ -351,7 +357,7 @@ def _facts(model: _Model) -> list[tuple[str, str]]:
         ("errors", str(len(model.errors))),
     ]
     if view.schemas:
-        facts.append(("schemas", ", ".join(f"{topic}: {schema}" for topic, schema in view.schemas)))
+        facts.append(("schemas", _Untrusted(", ".join(f"{topic}: {schema}" for topic, schema in view.schemas))))
     for gap in transcript.gaps:
         facts.append(("gap", f"offsets {gap.start}..{gap.end - 1} were gone"))
     if view.odd_items:
@@ -406,7 +412,10 @@ def md_fence(text: str, info: str = "text") -> str:
 def _markdown(model: _Model, raw: bool) -> str:
     view = model.view
     out: list[str] = [f"# {md_inline(view.title or model.transcript.workflow_id)}\n\n"]
-    out += [f"- **{name}:** {md_inline(value)}\n" for name, value in _facts(model)]
+    out += [
+        f"- **{name}:** {md_inline(value) if isinstance(value, _Untrusted) else value}\n"
+        for name, value in _facts(model)
+    ]
     out.append("\n")
     turns = {t.turn: t for t in view.turns}
     for number in model.turn_numbers():
@@ -416,7 +425,8 @@ def _markdown(model: _Model, raw: bool) -> str:
         if turn is not None:
             if turn.reason:
                 out.append(f"Reason: {md_inline(turn.reason)}\n\n")
-            out.append("**User:**\n\n" + md_fence(turn.user_message) + "\n")
+            if turn.user_message:
+                out.append("**User:**\n\n" + md_fence(turn.user_message) + "\n")
         steps = [s for s in view.steps if s.turn == number]
         if steps:
             out.append("| step | lane | status | started | duration |\n|---|---|---|---|---|\n")
@@ -469,7 +479,10 @@ def _md_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -> 
             parts.append(f"*Attempt {attempt} (superseded) answer:*\n\n" + md_fence(answer) + "\n")
     if entry.reasoning:
         parts.append("*Reasoning:*\n\n" + md_fence(entry.reasoning) + "\n")
-    parts.append("*Answer:*\n\n" + md_fence(entry.answer) + "\n")
+    if entry.answer:
+        parts.append("*Answer:*\n\n" + md_fence(entry.answer) + "\n")
+    elif not entry.reasoning:
+        parts.append("*No text.*\n\n")
     return "".join(parts)
 
 
@@ -536,7 +549,8 @@ def _html(model: _Model, raw: bool) -> str:
         if turn is not None:
             if turn.reason:
                 out.append(f"<p>Reason: {_html_inline(turn.reason)}</p>\n")
-            out.append(f'<p><strong>User:</strong></p>\n<pre class="user">{html_text(turn.user_message)}</pre>\n')
+            if turn.user_message:
+                out.append(f'<p><strong>User:</strong></p>\n<pre class="user">{html_text(turn.user_message)}</pre>\n')
         steps = [s for s in view.steps if s.turn == number]
         if steps:
             out.append("<table>\n<tr><th>step</th><th>lane</th><th>status</th><th>started</th><th>duration</th></tr>\n")
@@ -596,5 +610,9 @@ def _html_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -
             )
     if entry.reasoning:
         parts.append(f'<p><em>Reasoning:</em></p>\n<pre class="reasoning">{html_text(entry.reasoning)}</pre>\n')
-    parts.append(f'<p><em>Answer:</em></p>\n<pre class="answer">{html_text(entry.answer)}</pre>\n</article>\n')
+    if entry.answer:
+        parts.append(f'<p><em>Answer:</em></p>\n<pre class="answer">{html_text(entry.answer)}</pre>\n')
+    elif not entry.reasoning:
+        parts.append("<p><em>No text.</em></p>\n")
+    parts.append("</article>\n")
     return "".join(parts)

@@ -38,7 +38,7 @@ def session(value: str, *, lane: str = "main") -> list[events.Record]:
 
 
 def markdown_of(value: str, *, raw: bool = False) -> str:
-    return export.render(export.build("wf", session(value, lane=value or "main")), "markdown", raw=raw)
+    return export.render(export.build("wf-" + value, session(value, lane=value or "main")), "markdown", raw=raw)
 
 
 def _inline_text(token: object) -> tuple[str, set[str]]:
@@ -52,21 +52,27 @@ def check_markdown_structure(value: str, raw: bool) -> None:
     fences = [t.content.removesuffix("\n") for t in tokens if t.type == "fence"]
     shown = sanitize(value)
     # The user's message, reasoning, answer, error, tool arguments and result: each its own block,
-    # holding exactly the (sanitized) text (empty reasoning is left out); raw adds the records' block.
-    blocks = 6 if value else 5
+    # holding exactly the (sanitized) text (an empty message, reasoning or answer is left out);
+    # raw adds the records' block.
+    blocks = 6 if value else 3
     assert fences[:blocks] == [shown] * blocks, document
     assert len(fences) == blocks + raw
     # Every heading and table cell is plain text: no emphasis, links, code spans, raw HTML.
     headings = [tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open"]
     assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2", "h3", "h4"] + ["h2"] * raw
     title, types = _inline_text(headings[0])
-    assert title == one_line(value or "wf") and types <= {"text"}
+    assert title == one_line(value or "wf-") and types <= {"text"}
     assert _inline_text(headings[3])[0].startswith(f"Message {one_line(value)} (attempt 1")
     cells = [tokens[i + 1] for i, t in enumerate(tokens) if t.type in ("td_open", "th_open")]
     assert len(cells) == 10, document  # one header row and one step, five columns: nobody added a cell
     assert _inline_text(cells[5])[0] == one_line(value)
     for token in [*headings, *cells]:
         assert _inline_text(token)[1] <= {"text"}, token
+    # Nowhere a link, an image, raw HTML or a code span: only the fences above hold code.
+    kinds = {child.type for t in tokens if t.type == "inline" for child in t.children or []}
+    assert kinds <= {"text", "strong_open", "strong_close", "em_open", "em_close", "softbreak"}, kinds
+    items = [t for t in tokens if t.type == "inline" and t.content.startswith("**workflow:**")]
+    assert len(items) == 1 and _inline_text(items[0])[0] == f"workflow: {one_line('wf-' + value)}"
     # Nothing in the file drives a terminal that shows it.
     assert not set(map(ord, document)) & UNSAFE_CODES
 
@@ -133,7 +139,7 @@ def check_html(value: str) -> None:
     parsed.feed(page)
     parsed.close()
     assert set(parsed.tags) <= ALLOWED_TAGS, parsed.tags
-    blocks = 6 if value else 5  # empty reasoning is left out; the records' block follows
+    blocks = 6 if value else 3  # an empty message, reasoning or answer is left out; the records' block follows
     assert parsed.tags.count("pre") == blocks + 1
     assert parsed.pre[:blocks] == [_placeholders(value)] * blocks
     assert not set(map(ord, page)) & UNSAFE_CODES
@@ -180,8 +186,7 @@ def test_jsonl_puts_a_gap_where_the_read_met_it_and_a_head_line_for_a_running_se
         {"offset": 11, **events.to_dict(events.TurnFinished(turn=2))},
         {"head": "running", "next_offset": 12},
     ]
-    assert "- **gap:** offsets 10\\.\\.9" not in export.render(transcript)
-    assert "- **gap:** offsets 0\\.\\.9 were gone" in export.render(transcript)
+    assert "- **gap:** offsets 0..9 were gone\n" in export.render(transcript)
 
 
 def retried_session() -> list[events.Record]:
