@@ -434,7 +434,7 @@ def _markdown(model: _Model, raw: bool) -> str:
                 reason = f": {step.reason}" if step.reason else ""
                 out.append(
                     f"| {md_inline(step.name)} | {md_inline(step.lane)} | {md_inline(step.status + reason)} "
-                    f"| {md_inline(model.when(step.started_ts))} | {md_inline(_ms(step.duration_ms))} |\n"
+                    f"| {model.when(step.started_ts)} | {_ms(step.duration_ms)} |\n"
                 )
             out.append("\n")
         for lane in view.lanes:
@@ -462,7 +462,7 @@ def _md_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -> 
         state = "running" if entry.ok is None else ("ok" if entry.ok else "failed")
         parts = [
             f"**Tool** {md_inline(entry.name)} (call {md_inline(entry.call_id)}, {state}, "
-            f"{md_inline(_ms(entry.duration_ms) if entry.ok is not None else 'no result yet')}):\n\n",
+            f"{_ms(entry.duration_ms) if entry.ok is not None else 'no result yet'}):\n\n",
             "Arguments:\n\n" + md_fence(entry.arguments) + "\n",
         ]
         if entry.result is not None:

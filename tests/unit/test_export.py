@@ -214,7 +214,7 @@ def test_canonical_shows_the_latest_attempt_and_counts_retries_raw_shows_the_sup
     assert "*Answer:*\n\n```text\n2+2 = 4\n```" in canonical
     assert "*Reasoning:*\n\n```text\nLet me add.\n```" in canonical
     assert "The ans" not in canonical
-    assert "| llm | main | completed | \\+0\\.00 s | 1\\.99 s |" in canonical
+    assert "| llm | main | completed | +0.00 s | 1.99 s |" in canonical
     assert "**Error** @4 m1\\#1 (a retry follows):" in canonical
     raw = export.render(transcript, raw=True)
     assert "*Attempt 1 (superseded) answer:*\n\n```text\nThe ans\n```" in raw
