@@ -505,7 +505,8 @@ def html_text(text: str) -> str:
 
     ``\\u202e`` shows as ``<span class="ctl" title="U+202E">\\u202e</span>``,
     never as the override itself; an escape sequence's ESC the same way, the
-    rest of it as plain text.
+    rest of it as plain text. (A ``<pre>`` drops the newline right after its
+    tag, so every ``<pre>`` here starts with one of its own.)
     """
     out: list[str] = []
     at = 0
@@ -536,7 +537,9 @@ def _html(model: _Model, raw: bool) -> str:
     view = model.view
     title = _html_inline(view.title or model.transcript.workflow_id)
     out: list[str] = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        # Nothing in the page may load or run anything, whatever a string in it says.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
         f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n<dl>\n",
     ]
     out += [f"<dt>{html.escape(name)}</dt><dd>{_html_inline(value)}</dd>\n" for name, value in _facts(model)]
@@ -550,7 +553,7 @@ def _html(model: _Model, raw: bool) -> str:
             if turn.reason:
                 out.append(f"<p>Reason: {_html_inline(turn.reason)}</p>\n")
             if turn.user_message:
-                out.append(f'<p><strong>User:</strong></p>\n<pre class="user">{html_text(turn.user_message)}</pre>\n')
+                out.append(f'<p><strong>User:</strong></p>\n<pre class="user">\n{html_text(turn.user_message)}</pre>\n')
         steps = [s for s in view.steps if s.turn == number]
         if steps:
             out.append("<table>\n<tr><th>step</th><th>lane</th><th>status</th><th>started</th><th>duration</th></tr>\n")
@@ -574,7 +577,9 @@ def _html(model: _Model, raw: bool) -> str:
         out += [f"<li>@{o.offset} {_html_inline(o.kind)}: {_html_inline(o.detail)}</li>\n" for o in view.odd_items]
         out.append("</ul>\n")
     if raw:
-        out.append('<h2>Records</h2>\n<pre class="records">' + html_text("\n".join(_record_lines(model))) + "</pre>\n")
+        out.append(
+            '<h2>Records</h2>\n<pre class="records">\n' + html_text("\n".join(_record_lines(model))) + "</pre>\n"
+        )
     out.append("</body>\n</html>\n")
     return "".join(out)
 
@@ -583,17 +588,17 @@ def _html_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -
     if isinstance(entry, _Error):
         retry = " (a retry follows)" if entry.retryable else ""
         where = f" {_html_inline(entry.where)}" if entry.where else ""
-        return f'<p><strong>Error</strong> @{entry.offset}{where}{retry}:</p>\n<pre class="error">{html_text(entry.message)}</pre>\n'
+        return f'<p><strong>Error</strong> @{entry.offset}{where}{retry}:</p>\n<pre class="error">\n{html_text(entry.message)}</pre>\n'
     if isinstance(entry, _Tool):
         state = "running" if entry.ok is None else ("ok" if entry.ok else "failed")
         took = _ms(entry.duration_ms) if entry.ok is not None else "no result yet"
         parts = [
             f'<div class="tool"><p><strong>Tool</strong> {_html_inline(entry.name)} '
             f"(call {_html_inline(entry.call_id)}, {state}, {_html_inline(took)})</p>\n",
-            f'<p>Arguments:</p>\n<pre class="arguments">{html_text(entry.arguments)}</pre>\n',
+            f'<p>Arguments:</p>\n<pre class="arguments">\n{html_text(entry.arguments)}</pre>\n',
         ]
         if entry.result is not None:
-            parts.append(f'<p>Result:</p>\n<pre class="result">{html_text(entry.result)}</pre>\n')
+            parts.append(f'<p>Result:</p>\n<pre class="result">\n{html_text(entry.result)}</pre>\n')
         return "".join(parts) + "</div>\n"
     retries = len(entry.superseded_attempts)
     note = f", {retries} superseded" if retries else ""
@@ -606,12 +611,12 @@ def _html_entry(model: _Model, entry: MessageView | _Tool | _Error, raw: bool) -
         for attempt, reasoning, answer in model.superseded(entry):
             parts.append(
                 f'<div class="superseded"><p><em>Attempt {attempt} (superseded)</em></p>\n'
-                f'<pre class="reasoning">{html_text(reasoning)}</pre>\n<pre class="answer">{html_text(answer)}</pre></div>\n'
+                f'<pre class="reasoning">\n{html_text(reasoning)}</pre>\n<pre class="answer">\n{html_text(answer)}</pre></div>\n'
             )
     if entry.reasoning:
-        parts.append(f'<p><em>Reasoning:</em></p>\n<pre class="reasoning">{html_text(entry.reasoning)}</pre>\n')
+        parts.append(f'<p><em>Reasoning:</em></p>\n<pre class="reasoning">\n{html_text(entry.reasoning)}</pre>\n')
     if entry.answer:
-        parts.append(f'<p><em>Answer:</em></p>\n<pre class="answer">{html_text(entry.answer)}</pre>\n')
+        parts.append(f'<p><em>Answer:</em></p>\n<pre class="answer">\n{html_text(entry.answer)}</pre>\n')
     elif not entry.reasoning:
         parts.append("<p><em>No text.</em></p>\n")
     parts.append("</article>\n")

@@ -111,7 +111,9 @@ class _Collect(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "pre":
             self.in_pre = False
-            self.pre.append("".join(self.text))
+            text = "".join(self.text)
+            assert text.startswith("\n")  # the newline a browser drops after <pre>, so none of the text is
+            self.pre.append(text[1:])
 
     def handle_data(self, data: str) -> None:
         if self.in_pre:
