@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -28,6 +28,11 @@ from wfwatch.text import one_line, sanitize
 T = TypeVar("T")
 
 
+#: The exit status when stdout's reader went away (``wfwatch tail ID --jsonl | head``): a shell's
+#: for a writer ended by SIGPIPE, distinct from every code ``tail`` documents.
+EXIT_PIPE_CLOSED = 141
+
+
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; Ctrl-C exits quietly with status 130, a connection error is one ``Error:`` line."""
     try:
@@ -35,6 +40,15 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
             return asyncio.run(_as_coroutine(coro_factory))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> NoReturn:
+    """The reader of stdout left: exit quietly, and keep the final flush from failing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(EXIT_PIPE_CLOSED) from None
 
 
 def entry() -> None:
@@ -256,7 +270,8 @@ _EXIT_CODES_HELP = (
     "  2  usage error\n"
     "  3  offsets were gone (a gap in the stream); the read otherwise ended with 0\n"
     "  4  the stream cannot be read: no such workflow, no stream, no server or worker answers\n"
-    "  130  interrupted (Ctrl-C)"
+    "  130  interrupted (Ctrl-C)\n"
+    "  141  stdout was closed by its reader (| head)"
 )
 
 
@@ -444,8 +459,11 @@ def export_command(
     text = _run(lambda: _export(_options(ctx, conn), workflow_id, fmt, raw, schema))
     data = text.encode("utf-8", "backslashreplace")
     if str(output) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            _stdout_gone()
     else:
         try:
             output.write_bytes(data)
