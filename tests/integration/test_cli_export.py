@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import sys
 import uuid
 from pathlib import Path
@@ -248,3 +249,26 @@ async def test_a_gap_exits_3_and_export_lists_it(
     # --no-follow on the closed session reads to its end: the same lines, the same code.
     code, again, err = await run_cli("tail", handle.id, "--json", "--no-follow", "--address", temporal_server.address)
     assert (code, again) == (3, out), err
+
+
+async def test_tail_into_head_exits_141_quietly(
+    temporal_server: EmbeddedServer, client: Client, task_queue: str, worker: Worker
+) -> None:
+    """`wfwatch tail ID --jsonl | head -1` must not say "failed" (1) or print a traceback."""
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(messages=["x"] * 10, idle_timeout=0.5, model=ModelSpec(tokens_per_second=0, answer_words=2000)),
+        id=f"pipe-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    await asyncio.wait_for(handle.result(), 120)
+    command = (
+        f"{shlex.quote(sys.executable)} -c 'from wfwatch.cli import entry; entry()' tail {handle.id} --jsonl "
+        f"--address {temporal_server.address} | head -n 1; echo status=${{PIPESTATUS[0]}} >&2"
+    )
+    proc = await asyncio.create_subprocess_shell(
+        command, executable="/bin/bash", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert json.loads(out.decode())["offset"] == 0
+    assert err.decode().strip().splitlines() == ["status=141"]
