@@ -609,6 +609,24 @@ async def test_corpus_through_tail_text_prints_no_control_bytes(
     assert b"[end: workflow completed" in run.stdout
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "html", "raw markdown"])
+async def test_corpus_through_export_prints_no_control_bytes(
+    fmt: str, temporal_server: EmbeddedServer, corpus_session: Corpus, tmp_path: Path, fault_result: FaultResult
+) -> None:
+    fault_result.scenario = f"bad input: hostile text through `wfwatch export` ({fmt})"
+    fault_result.what = f"wfwatch export <corpus session> --format {fmt.split()[-1]}{' --raw' * fmt.startswith('raw')}"
+    fault_result.checked = "exit 0; no control bytes in the transcript; markup and escapes shown literally"
+    args = ["export", corpus_session.handle.id, "--address", temporal_server.address, "--format", fmt.split()[-1]]
+    run = await run_cli(tmp_path, *args, *(["--raw"] if fmt.startswith("raw") else []))
+    found = [c for c in CONTROL_BYTES if c in run.stdout]
+    fault_result.count(exit_code=run.code or 0, bytes=len(run.stdout), control_bytes_found=len(found))
+    assert run.code == 0, run.stderr
+    assert found == []
+    shown = run.stdout.decode("utf-8")
+    assert "\\x1b" in shown and LONG_TOKEN in shown
+    assert "[red]not red[/red]" in shown  # model text sits in a fence (Markdown) or a <pre> (HTML), as written
+
+
 def hub_truth(records: list[events.Record]) -> tuple[list[events.Record], int]:
     """``read_all()``'s records as a hub device must see them, and how many items differ.
 
