@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import re
 import shlex
@@ -10,13 +11,15 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from wfwatch.agents.frameworks import FrameworkSessionInput, missing_framework
 from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.events import TurnFinished
-from wfwatch.reducer import Reducer
+from wfwatch.reducer import Reducer, reduce
 from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
 
@@ -272,3 +275,45 @@ async def test_tail_into_head_exits_141_quietly(
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert json.loads(out.decode())["offset"] == 0
     assert err.decode().strip().splitlines() == ["status=141"]
+
+
+@pytest.mark.parametrize("framework", ["pydantic_ai", "openai_agents"])
+async def test_export_of_a_framework_session_is_its_canonical_text(
+    framework: str, temporal_server: EmbeddedServer, client: Client
+) -> None:
+    """A PydanticAI / OpenAI Agents stream is folded by the reducer (wfwatch.schemas): export shows what it means."""
+    reason = missing_framework(framework.replace("_", "-"))
+    if reason is not None:
+        pytest.skip(reason)
+    module = importlib.import_module(f"wfwatch.agents.frameworks.{framework}_session")
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with module.create_worker(client, task_queue):
+        spec = FrameworkSessionInput(prompts=["Where is my order A-1042?"], delta_delay=0.0, drain_timeout=1.0)
+        handle = await module.plugin_client(client).start_workflow(
+            module.WORKFLOW_NAME, spec, id=f"fw-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await asyncio.wait_for(handle.result(), 120)
+        records, gaps, end = await read_all(client, handle.id, timeout=60)
+        assert end is not None and not gaps
+        view = reduce(records)
+        assert view.schemas and view.tool_calls and any(lane.text for lane in view.lanes)
+        code, markdown, err = await run_cli("export", handle.id, "--address", temporal_server.address)
+        assert code == 0, err
+        for lane in view.lanes:
+            assert "\n\n".join(a for a in _lane_answers(markdown, lane.name) if a) == lane.text, lane.name
+        assert markdown.count("**Tool** ") == len(view.tool_calls)
+        code, tail_out, err = await run_cli("tail", handle.id, "--jsonl", "--address", temporal_server.address)
+        assert code == 0, err
+        code, exported, err = await run_cli(
+            "export", handle.id, "--format", "jsonl", "--address", temporal_server.address
+        )
+        assert code == 0, err
+    # Line for line the same, but for the framework's own payload: PydanticAI rebuilds a tool
+    # return's timestamp when its workflow replays, so two reads of offset N may differ there.
+    lines = [json.loads(line) for line in exported.splitlines()]
+    tailed = [json.loads(line) for line in tail_out.splitlines()]
+    assert [{k: v for k, v in line.items() if k != "data"} for line in lines] == [
+        {k: v for k, v in line.items() if k != "data"} for line in tailed
+    ]
+    assert [line["offset"] for line in lines[:-1]] == [r.offset for r in records]
+    assert any(line.get("derived") for line in lines)
