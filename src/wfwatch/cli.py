@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -24,6 +24,11 @@ from wfwatch.cli_options import add_connection_options, click_errors, connect_fr
 from wfwatch.schemas import SCHEMAS, Translator
 from wfwatch.temporal.connect import ConnectionOptions
 from wfwatch.text import one_line, sanitize
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from wfwatch.stream.reader import ReadResult, StreamReader
 
 T = TypeVar("T")
 
@@ -227,7 +232,7 @@ class _Head:
     next_offset: int
 
 
-async def _read(reader: Any, follow: bool) -> AsyncIterator[Any]:
+async def _read(reader: StreamReader, follow: bool) -> AsyncIterator[ReadResult | _Head]:
     """The reader's results; without ``follow``, a running workflow's only up to its head now.
 
     A closed workflow is read to its end either way (the end says how it
@@ -245,15 +250,16 @@ async def _read(reader: Any, follow: bool) -> AsyncIterator[Any]:
     async for result in reader:
         if stop_at is not None and isinstance(result, Batch):
             kept = [r for r in result.records if r.offset < stop_at]
-            result = Batch(kept, min(result.next_offset, stop_at), result.run_id) if kept else None
-        if result is not None:
+            if kept:
+                yield Batch(kept, min(result.next_offset, stop_at), result.run_id)
+        else:
             yield result
         if stop_at is not None and reader.offset >= stop_at:
             yield _Head(stop_at)
             return
 
 
-async def _connect_to_read(options: ConnectionOptions) -> Any:
+async def _connect_to_read(options: ConnectionOptions) -> Client:
     """The client for a read; a server that cannot be reached is :data:`EXIT_UNREADABLE` too."""
     from wfwatch.temporal.connect import ConnectError
 
