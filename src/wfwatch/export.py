@@ -77,8 +77,8 @@ def record_json(record: events.Record) -> dict[str, Any]:
             "data": item.data,
             "reason": item.reason,
         }
-        if item.schema:
-            fields["schema"] = item.schema
+        if record.schema:
+            fields["schema"] = record.schema
         if record.derived:
             fields["derived"] = [events.to_dict(event) for event in record.derived]
         return fields

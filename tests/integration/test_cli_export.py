@@ -19,6 +19,7 @@ from wfwatch.agents.frameworks import FrameworkSessionInput, missing_framework
 from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.events import TurnFinished
+from wfwatch.export import md_inline
 from wfwatch.reducer import Reducer, reduce
 from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
@@ -96,7 +97,8 @@ async def test_export_of_a_completed_demo_session_is_the_canonical_text_and_matc
     assert joined == view.canonical_text()
     assert [m for m in _fenced_blocks(markdown, "**User:**")] == ["summarise the deploy", "triage the incident"]
     assert f"- **retries:** {sum(len(m.superseded_attempts) for lane in view.lanes for m in lane.messages)}" in markdown
-    assert markdown.count("**Tool** search") == len(view.tool_calls)
+    assert all(f"**Tool** {md_inline(call.name)}" in markdown for call in view.tool_calls)
+    assert markdown.count("**Tool** ") == len(view.tool_calls)
     assert "| step | lane | status | started | duration |" in markdown
 
     # jsonl export == tail --jsonl, line for line: same offsets, same record count, same end.
