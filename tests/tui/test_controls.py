@@ -110,7 +110,7 @@ async def test_follow_mode_stops_when_scrolled_up_and_counts_what_arrived() -> N
     release = asyncio.Event()
     services = replace(fixture_services(), open_device=_two_installments(release))  # type: ignore[arg-type]
     app = WfwatchApp(services=services, open_session="demo-team")
-    async with app.run_test(size=(160, 30)) as pilot:  # short lanes: they scroll
+    async with app.run_test(size=(120, 30)) as pilot:  # short lanes: they scroll
         await wait_for(pilot, lambda: isinstance(app.screen, WatchScreen))
         pane = app.screen.query_one(Pane)
         await wait_for(pilot, lambda: len(pane.view.lanes) == 4 or pane.stats.error != "", timeout=10)
