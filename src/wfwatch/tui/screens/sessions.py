@@ -39,6 +39,8 @@ STATUS_STYLES = {
 DESCRIBED = frozenset({"running", "failed", "terminated", "timed_out", "canceled"})
 #: Details kept for rows highlighted before; dropped all at once past this many.
 DETAIL_CACHE = 256
+#: What a detail describes: (workflow id, run id, status, history length).
+DetailKey = tuple[str, str, str, int]
 
 
 class SessionsScreen(Screen[None]):
@@ -48,9 +50,9 @@ class SessionsScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="sessions.refresh"),
         Binding("question_mark", "app.help", "Help", id="sessions.help"),
         Binding("f", "filter", "Filter", id="sessions.filter"),
-        Binding("c", "toggle_children", "Child workflows", id="sessions.toggle_children"),
+        Binding("c", "toggle_children", "Children", id="sessions.toggle_children"),
         Binding("s", "sort", "Sort", id="sessions.sort"),
-        Binding("w", "web_ui", "Web UI link", id="sessions.web_ui"),
+        Binding("w", "web_ui", "Web UI", id="sessions.web_ui"),
     ]
 
     class OpenSession(Message):
@@ -74,8 +76,10 @@ class SessionsScreen(Screen[None]):
         self.sort_descending = True
         #: Each shown row's place in the tree (children under their parent).
         self.placed: dict[str, Placed] = {}
-        #: Describe results by (workflow id, run id, status, history length): a new event refetches.
-        self._details: dict[tuple[str, str, str, int], SessionDetail] = {}
+        #: Describe results by (workflow id, run id), with the row state they describe
+        #: (see :func:`_detail_key`): a new event or status asks again.
+        self._details: dict[tuple[str, str], tuple[DetailKey | None, SessionDetail]] = {}
+        self._fetching: DetailKey | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,7 +92,8 @@ class SessionsScreen(Screen[None]):
         table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="detail", markup=False)
-        yield StableFooter()
+        # At 80 columns every key fits but q (it quits anyway; help lists it).
+        yield StableFooter(optional=("quit", "app.quit"))
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -243,7 +248,7 @@ class SessionsScreen(Screen[None]):
     def _row_highlighted(self) -> None:
         self._show_detail()
 
-    def _show_detail(self) -> None:
+    def _show_detail(self, *, fetch: bool = True) -> None:
         """The highlighted row's detail: what visibility says now, what describe() said when asked."""
         try:
             panel = self.query_one("#detail", Static)
@@ -254,22 +259,33 @@ class SessionsScreen(Screen[None]):
             panel.update("")
             return
         detail: SessionDetail | None = None
-        if row.status in DESCRIBED and dashboard(self).services.describe is not None:
-            detail = self._details.get(_detail_key(row))
-            if detail is None:
+        described = row.status in DESCRIBED and dashboard(self).services.describe is not None
+        if described:
+            fetched_for, detail = self._details.get((row.workflow_id, row.run_id), (None, None))
+            # A run that moved on (new events, a new status) is asked again; until it answers,
+            # what it said last stays up. One request in flight per key: refreshes don't restart it.
+            if fetch and fetched_for != _detail_key(row) and self._fetching != _detail_key(row):
+                self._fetching = _detail_key(row)
                 self._fetch_detail(row)
-        panel.update(detail_text(row, detail, dashboard(self).services.now(), fetching=row.status in DESCRIBED))
+        panel.update(detail_text(row, detail, dashboard(self).services.now(), fetching=described))
 
     @work(exclusive=True, group="sessions-detail")
     async def _fetch_detail(self, row: SessionRow) -> None:
         describe = dashboard(self).services.describe
         if describe is None:
             return
-        detail = await describe(row.workflow_id, row.run_id)
+        try:
+            detail = await describe(row.workflow_id, row.run_id)
+        except Exception as err:  # the panel says so; a detail never takes the dashboard down
+            detail = SessionDetail(problem=f"cannot describe: {err}")
+        finally:
+            if self._fetching == _detail_key(row):
+                self._fetching = None
         if len(self._details) >= DETAIL_CACHE:
             self._details.clear()
-        self._details[_detail_key(row)] = detail
-        self._show_detail()
+        # A failed describe (a timeout) is asked again on the next refresh, not in a tight loop.
+        self._details[(row.workflow_id, row.run_id)] = (None if detail.problem else _detail_key(row), detail)
+        self._show_detail(fetch=False)
 
     def action_web_ui(self) -> None:
         """Show the highlighted workflow's Temporal Web UI address and copy it to the clipboard."""
@@ -359,14 +375,16 @@ def status_text(status: str) -> Text:
     return Text(status.replace("_", " "), style=STATUS_STYLES.get(status, "yellow"))
 
 
-def _detail_key(row: SessionRow) -> tuple[str, str, str, int]:
+def _detail_key(row: SessionRow) -> DetailKey:
     return (row.workflow_id, row.run_id, row.status, row.history_length)
 
 
 def _when(when: datetime | None, now: datetime) -> str:
+    """UTC, as the Temporal UI shows by default; how long ago too while that is short."""
     if when is None:
         return "-"
-    return f"{when.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC ({_ago(when, now)})"
+    shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{shown} ({_ago(when, now)})" if now - when < timedelta(hours=1) else shown
 
 
 def detail_text(row: SessionRow, detail: SessionDetail | None, now: datetime, *, fetching: bool) -> Text:
