@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 from dataclasses import replace
 from pathlib import Path
@@ -81,3 +82,19 @@ async def test_the_new_keys_are_in_help_and_the_footer_at_80_columns() -> None:
         for binding in SessionsScreen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 assert binding.description in shown, binding.description
+
+
+async def test_the_palette_offers_the_sessions_actions() -> None:
+    app = WfwatchApp(services=fixture_services())
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await wait_for(pilot, lambda: bool(screen.rows))
+        commands = {command.title: command for command in app.get_system_commands(screen)}
+        assert {"Sort sessions", "Child workflows", "Web UI link"} <= set(commands)
+        for title in ("Sort sessions", "Child workflows"):
+            done = commands[title].callback()
+            if inspect.isawaitable(done):
+                await done
+        await wait_for(pilot, lambda: not screen.sort_descending)  # started, oldest first
+        await wait_for(pilot, lambda: "demo-team-t3-critic" in screen.rows)
