@@ -59,8 +59,9 @@ from _hub_common import worker_process
 
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts, tokenize
+from wfwatch.agents.scenarios import AUTO_PROMPTS, auto_prompt
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES, ModelSpec, SessionInput
-from wfwatch.agents.workflows import AUTO_PROMPTS, AgentSession
+from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub import Delivery, EndOfStream, GapNotice, Hub, Join
 from wfwatch.reducer import Reducer
 from wfwatch.stream.reader import Batch, End, Gap, StreamReader, read_all
@@ -123,10 +124,10 @@ def turn_plan(minutes: float, rate: float) -> tuple[int, int]:
     return turns, turns * per_turn
 
 
-def expected_text(model: ModelSpec, turns: int) -> str:
+def expected_text(model: ModelSpec, turns: int, workflow_id: str) -> str:
     texts: list[str] = []
     for turn in range(turns):
-        prompt = AUTO_PROMPTS[turn % len(AUTO_PROMPTS)]
+        prompt = auto_prompt(workflow_id, turn)
         texts += [scripted_texts(model, prompt, "planner")[1], scripted_texts(model, prompt, "writer")[1]]
     return "[main]\n" + "\n\n".join(texts)
 
@@ -200,7 +201,6 @@ async def run(minutes: float, rate: float, speedup: float, carry_log_bytes: int 
     spec = SessionInput(title="long session", model=model, auto_turns=turns, pause_between_turns=0.0)
     if carry_log_bytes is not None:
         spec = dataclasses.replace(spec, carry_log_bytes=carry_log_bytes)
-    expected = expected_text(model, turns)
     print(f"simulating {minutes:g} min at {rate:g} tok/s = {tokens:,} tokens in {turns} turns, {speedup:g}x faster")
     with tempfile.TemporaryDirectory(prefix="wfwatch-long-") as tmp:
         root = Path(tmp)
@@ -208,6 +208,7 @@ async def run(minutes: float, rate: float, speedup: float, carry_log_bytes: int 
             client = await Client.connect(server.address, namespace=server.namespace)
             async with worker_process(server.address, server.namespace, TASK_QUEUE):
                 workflow_id = f"long-{uuid.uuid4().hex[:8]}"
+                expected = expected_text(model, turns, workflow_id)
                 began = time.monotonic()
                 await client.start_workflow(AgentSession.run, spec, id=workflow_id, task_queue=TASK_QUEUE)
                 async with Hub(client, state_dir=root / "state", cache_dir=root / "cache") as hub:

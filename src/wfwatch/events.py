@@ -209,9 +209,6 @@ class UnknownItem(msgspec.Struct, frozen=True, gc=False):
     data: Any = None
     kind: str = ""
     reason: str = ""
-    #: Set by :mod:`wfwatch.schemas` when another framework's schema knew the item:
-    #: the record's ``derived`` events (possibly none) are what it means.
-    schema: str = ""
 
 
 class InvalidItem(msgspec.Struct, frozen=True, gc=False):
@@ -236,6 +233,8 @@ class Record(msgspec.Struct, frozen=True, gc=False):
     offset: int
     item: Decoded
     derived: tuple[Event, ...] = ()
+    #: The framework schema that knew the item (``derived``, possibly empty, is what it means).
+    schema: str = ""
 
 
 _encoder = msgspec.json.Encoder()
@@ -302,7 +301,16 @@ def _unknown(data: bytes | str, topic: str, reason: str) -> UnknownItem | Invali
 
 
 def _foreign_topic(topic: str) -> str:
-    return f"topic {topic!r} is not {TOPIC!r}"
+    # Built once per topic: every item of a framework's stream passes here.
+    reason = _FOREIGN_REASONS.get(topic)
+    if reason is None:
+        reason = f"topic {topic!r} is not {TOPIC!r}"
+        if len(_FOREIGN_REASONS) < 1024:
+            _FOREIGN_REASONS[topic] = reason
+    return reason
+
+
+_FOREIGN_REASONS: dict[str, str] = {}
 
 
 def _reason(err: Exception) -> str:

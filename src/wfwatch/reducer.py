@@ -286,6 +286,7 @@ class Reducer:
         self._next_offset = end
         for lane in self._lanes.values():
             lane.gaps.append(GapView(start, end, len(lane.message_ids)))
+        self._translator.gap()
 
     def apply(self, record: Record) -> Record:
         """Apply one record; returns it as applied (see :meth:`feed`)."""

@@ -19,6 +19,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
+from wfwatch.contract import MEMO_TITLE
 from wfwatch.temporal.server import EmbeddedServer
 
 HOSTILE = "no\x1b]0;pwned\x07\x1b[2J\u202eevil\u200b\n[bold]x"
@@ -59,7 +60,10 @@ async def test_a_refusal_in_hostile_words_is_printed_inert(temporal_server: Embe
     async with Worker(
         client, task_queue=task_queue, workflows=[RefusesWithHostileText], workflow_runner=UnsandboxedWorkflowRunner()
     ):
-        handle = await client.start_workflow(RefusesWithHostileText.run, id=f"h-{uuid.uuid4()}", task_queue=task_queue)
+        # It claims to be a wfwatch session (the memo a session sets), so steering asks it and it refuses.
+        handle = await client.start_workflow(
+            RefusesWithHostileText.run, id=f"h-{uuid.uuid4()}", task_queue=task_queue, memo={MEMO_TITLE: HOSTILE}
+        )
         code, out, err = await run_cli("send", handle.id, "hi", "--address", temporal_server.address)
     assert code == 1, (out, err)
     assert "refused the message" in err and "\\u202eevil" in err

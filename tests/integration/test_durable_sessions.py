@@ -589,6 +589,13 @@ async def test_a_rollover_with_the_largest_events_stays_under_the_payload_warnin
     # carried whole, the log would make a continue-as-new input of ~2 MB (base64 in JSON).
     big = events.TokenDelta(message_id="huge", text="x" * 1_000_000, lane="main")
     large = events.ToolResult(call_id="large", result="y" * 400_000)
+    # The session writes session_started at offset 0 in its first task; publish after it, so the offsets
+    # below are what this test says they are (on a loaded machine the first Signal can win the race).
+    reader = StreamReader(client, handle.id)
+    deadline = time.monotonic() + 30
+    while await reader.head() < 1:
+        assert time.monotonic() < deadline, "the session never wrote session_started"
+        await asyncio.sleep(0.05)
     async with EventPublisher.for_workflow(client, handle.id) as publisher:
         await publisher.publish(big)
         await publisher.publish(large)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from wfwatch import events
 from wfwatch.agents.model import scripted_texts, tokenize
+from wfwatch.agents.scenarios import tool_call_for
 from wfwatch.agents.shared import ModelSpec, SendResult
 from wfwatch.hub import Join, KnownHead
 from wfwatch.sessions import SessionDetail, SessionRow
@@ -21,6 +22,7 @@ from wfwatch.tui.services import Services
 FROZEN_NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 SPEC = ModelSpec(answer_words=40, reasoning_words=12)
 PROMPT = "compare today's run with yesterday's"
+TOOL = tool_call_for(PROMPT)
 
 
 def _message(message_id: str, lane: str, role: str, attempt: int = 1, cut: int | None = None) -> list[events.Event]:
@@ -50,8 +52,8 @@ def session_events() -> list[events.Event]:
         *_message("t1-plan", "main", "planner"),
         events.StepFinished(step_id="t1-plan", duration_ms=2100, turn=1),
         events.StepStarted(step_id="t1-tool", name="tool", turn=1),
-        events.ToolCall(call_id="t1-call-1", name="search", arguments=PROMPT, turn=1),
-        events.ToolResult(call_id="t1-call-1", result="3 results", turn=1),
+        events.ToolCall(call_id="t1-call-1", name=TOOL.name, arguments=TOOL.arguments_json, turn=1),
+        events.ToolResult(call_id="t1-call-1", result=TOOL.result_json, turn=1),
         events.StepFinished(step_id="t1-tool", duration_ms=40, turn=1),
         events.StepStarted(step_id="t1-delegate", name="delegate", turn=1),
     ]

@@ -60,6 +60,15 @@ async def test_a_busy_server_is_asked_again_and_other_answers_are_not() -> None:
 
     assert await ask_while_busy(busy_twice, delay=0.001) == 42 and len(calls) == 3
 
+    async def broken_stream_once() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RPCError("h2 protocol error: http2 error", RPCStatusCode.UNKNOWN, b"")
+        return 7
+
+    calls.clear()
+    assert await ask_while_busy(broken_stream_once, delay=0.001) == 7 and len(calls) == 2
+
     async def not_found() -> int:
         calls.append(1)
         raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")

@@ -252,3 +252,21 @@ def test_a_type_field_that_is_not_a_string_is_an_unknown_item_not_a_crash(kind: 
     items = [r for r in load("openai_agents_clean") if r.item.topic == "agent-items"]  # type: ignore[union-attr]
     odd = events.Record(items[-1].offset + 1, events.UnknownItem(topic="agent-items", data={"type": kind}))
     assert [o.offset for o in reduce([*items, odd]).odd_items] == [odd.offset]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_gap_does_not_splice_a_call_onto_what_follows(framework: str) -> None:
+    """A gap that swallowed a call's end and the next call's start: what follows is a new message, not attempt 2."""
+    records = load(f"{framework}_clean")
+    view = reduce(records)
+    first, second = main_messages(view)[:2]
+    starts = sorted({int(m.message_id.rsplit("@", 1)[1]) for m in (first, second)})
+    hole = (starts[1] - 6, starts[1] + 2)  # the first call's last items and the second call's start
+    reducer = Reducer()
+    reducer.feed(r for r in records if r.offset < hole[0])
+    reducer.gap(*hole)
+    reducer.feed(r for r in records if r.offset >= hole[1])
+    after = main_messages(reducer.view())
+    assert len(after) == 2 and all(m.attempt == 1 and m.superseded_attempts == () for m in after)
+    assert after[0].reasoning == first.reasoning  # what came before the gap is kept
+    assert second.answer.endswith(after[-1].answer) and after[-1].answer

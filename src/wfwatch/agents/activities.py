@@ -8,7 +8,6 @@ readers can supersede a failed attempt's partial output.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from wfwatch import events
 from wfwatch.agents.model import ModelFailure, make_model
+from wfwatch.agents.scenarios import tool_result
 from wfwatch.agents.shared import LlmInput, LlmOutput, ToolInput
 from wfwatch.stream.publisher import EventPublisher, PublisherSettings
 
@@ -91,11 +91,8 @@ async def stream_llm(input: LlmInput) -> LlmOutput:
 
 @activity.defn
 async def run_tool(input: ToolInput) -> str:
-    """A deterministic stand-in tool: enough to show a call and its result."""
-    digest = hashlib.sha256(f"{input.name}|{input.arguments}".encode()).hexdigest()[:8]
-    if input.name == "search":
-        return f"3 results for {input.arguments!r} (ref {digest})"
-    return f"{input.name} ok (ref {digest})"
+    """A deterministic stand-in tool: the scenario's canned JSON result for its call."""
+    return tool_result(input.name, input.arguments)
 
 
 ALL_ACTIVITIES: list[Callable[..., Any]] = [stream_llm, run_tool]

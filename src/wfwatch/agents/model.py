@@ -3,19 +3,21 @@
 :class:`ScriptedModel` is deterministic: the same prompt, role and spec give
 the same tokens on every run and every attempt, so tests can compare a
 retried answer byte for byte with an undisturbed one, and the demo runs
-offline. A real provider implements :class:`LanguageModel` the same way.
+offline. It speaks in whole sentences about the prompt's operations
+scenario (:mod:`wfwatch.agents.scenarios`). A real provider implements :class:`LanguageModel` the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import itertools
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Literal, Protocol
 
+from wfwatch.agents.scenarios import FALLBACK_ROLE, ROLE_THINKING, Scenario, digest, scenario_for
 from wfwatch.agents.shared import ModelSpec
 
 Channel = Literal["answer", "reasoning"]
@@ -31,114 +33,71 @@ class LanguageModel(Protocol):
         ...
 
 
-_WORDS = [
-    "the",
-    "agent",
-    "reads",
-    "the",
-    "workflow",
-    "history",
-    "and",
-    "checks",
-    "each",
-    "step",
-    "before",
-    "it",
-    "answers",
-    "durable",
-    "streams",
-    "keep",
-    "every",
-    "token",
-    "at",
-    "an",
-    "offset",
-    "so",
-    "a",
-    "late",
-    "device",
-    "can",
-    "replay",
-    "from",
-    "zero",
-    "while",
-    "the",
-    "live",
-    "tail",
-    "keeps",
-    "flowing",
-    "retries",
-    "restart",
-    "the",
-    "call",
-    "but",
-    "the",
-    "session",
-    "shows",
-    "one",
-    "clean",
-    "answer",
-    "sub",
-    "agents",
-    "work",
-    "in",
-    "lanes",
-    "of",
-    "their",
-    "own",
-    "and",
-    "the",
-    "hub",
-    "fans",
-    "one",
-    "upstream",
-    "reader",
-    "out",
-    "to",
-    "many",
-    "devices",
-    "each",
-    "with",
-    "a",
-    "cursor",
-    "of",
-    "its",
-    "own",
-    "temporal",
-    "keeps",
-    "the",
-    "run",
-    "alive",
-    "across",
-    "crashes",
-    "and",
-    "the",
-    "dashboard",
-    "shows",
-    "where",
-    "every",
-    "reader",
-    "stands",
-]
-
-
-def _words(seed: str, count: int) -> list[str]:
-    digest = hashlib.sha256(seed.encode()).digest()
-    start = int.from_bytes(digest[:4], "big")
-    step = 1 + digest[4] % 7
-    return [_WORDS[(start + i * step) % len(_WORDS)] for i in range(count)]
-
-
 def scripted_texts(spec: ModelSpec, prompt: str, role: str) -> tuple[str, str]:
-    """The (reasoning, answer) the scripted model produces: tests use it as truth."""
+    """The (reasoning, answer) the scripted model produces: tests use it as truth.
+
+    Both are whole sentences from the prompt's scenario (see
+    :mod:`wfwatch.agents.scenarios`), about ``reasoning_words`` and
+    ``answer_words`` words long (never longer, unless one sentence is).
+    """
+    scenario = scenario_for(prompt)
     reasoning = spec.reasoning
     if reasoning is None:
-        reasoning = " ".join(_words(f"r|{role}|{prompt}", spec.reasoning_words)) if spec.reasoning_words else ""
+        reasoning = compose(_thinking(scenario, role), ("r", role, prompt, spec.reasoning_words), spec.reasoning_words)
     answer = spec.answer
     if answer is None:
-        words = _words(f"a|{role}|{prompt}", spec.answer_words)
-        answer = f"[{role}] " + " ".join(words) + "." if words else ""
+        says = scenario.says.get(role) or scenario.says[FALLBACK_ROLE]
+        answer = compose(says, ("a", role, prompt, spec.answer_words), spec.answer_words)
     return reasoning, answer
+
+
+def _thinking(scenario: Scenario, role: str) -> tuple[str, ...]:
+    """The planner thinks about the task first; other roles start from their role."""
+    own = ROLE_THINKING.get(role, ROLE_THINKING[FALLBACK_ROLE])
+    return scenario.thinking + own if role == "planner" else own + scenario.thinking
+
+
+def compose(pool: tuple[str, ...], seed: tuple[object, ...], words: int) -> str:
+    """Whole sentences of ``pool``, in the pool's order, adding up to at most ``words`` words.
+
+    The first sentence always leads (and is said even when it alone is too
+    long); ``seed`` picks which of the others fit. A long text goes round the
+    pool again, but only while the whole pool still fits, so a text as short
+    as a demo answer never repeats itself.
+    """
+    if words <= 0 or not pool:
+        return ""
+    pool_words = sum(_size(s) for s in pool)
+    chosen: list[str] = []
+    total = 0
+    for round_ in itertools.count():
+        room = words - total
+        if chosen and room < pool_words:
+            break
+        picked = _pick(pool, (*seed, round_), room, must_lead=not chosen)
+        if not picked:
+            break
+        chosen += picked
+        total += sum(_size(s) for s in picked)
+    return " ".join(chosen)
+
+
+def _pick(pool: tuple[str, ...], seed: tuple[object, ...], room: int, must_lead: bool) -> list[str]:
+    """One pass over the pool: the lead, then the others ``seed`` ranks first that fit in ``room`` words."""
+    lead, rest = pool[0], range(1, len(pool))
+    if _size(lead) > room and not must_lead:
+        return []
+    taken = {0}
+    left = room - _size(lead)
+    for index in sorted(rest, key=lambda i: digest(*seed, pool[i])):
+        if _size(pool[index]) <= left:
+            taken.add(index)
+            left -= _size(pool[index])
+    return [pool[i] for i in sorted(taken)]
+
+
+def _size(sentence: str) -> int:
+    return len(sentence.split())
 
 
 def tokenize(text: str) -> list[str]:

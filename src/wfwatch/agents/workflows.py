@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     import msgspec
 
     from wfwatch import contract, events
+    from wfwatch.agents import scenarios
     from wfwatch.agents.activities import run_tool, stream_llm
     from wfwatch.agents.shared import (
         MAX_CARRIED_TRANSCRIPT_BYTES,
@@ -68,13 +69,8 @@ MEMO_TURN = contract.MEMO_TURN
 LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=5)
 STEPS = ("plan", "tool", "delegate", "answer")
 
-AUTO_PROMPTS = (
-    "summarize what the workers did in the last hour",
-    "which step was slowest and why",
-    "draft a status update for the team",
-    "check the retry budget of the payment flow",
-    "compare today's run with yesterday's",
-)
+#: The pool a long-running session makes up its turns from (see ``auto_prompt``).
+AUTO_PROMPTS = scenarios.AUTO_PROMPTS
 
 
 T = TypeVar("T")
@@ -240,7 +236,7 @@ class AgentSession:
                         lambda: bool(state.pending) or state.closing, timeout=self.input.pause_between_turns
                     )
             if not state.pending and not state.closing:
-                state.pending.append(AUTO_PROMPTS[state.auto_turns_done % len(AUTO_PROMPTS)])
+                state.pending.append(scenarios.auto_prompt(workflow.info().workflow_id, state.auto_turns_done))
                 state.auto_turns_done += 1
         timeout = timedelta(seconds=self.input.idle_timeout) if self.input.idle_timeout > 0 else None
         if not state.pending:
@@ -310,12 +306,14 @@ class AgentSession:
             await self._guarded(self._llm(f"t{turn}-plan", "main", step_id, prompt, "planner"))
         elif name == "tool":
             call_id = f"t{turn}-call-1"
-            self._publish(events.ToolCall(turn=turn, call_id=call_id, name="search", arguments=prompt))
+            tool = scenarios.tool_call_for(prompt)
+            name, arguments = tool.name, tool.arguments_json
+            self._publish(events.ToolCall(turn=turn, call_id=call_id, name=name, arguments=arguments))
             try:
                 result = await self._guarded(
                     workflow.execute_activity(
                         run_tool,
-                        ToolInput(name="search", arguments=prompt),
+                        ToolInput(name=name, arguments=arguments),
                         start_to_close_timeout=timedelta(seconds=30),
                     )
                 )

@@ -114,9 +114,11 @@ def record_json(record: events.Record) -> bytes:
             "reason": item.reason,
             "data": item.data,
         }
-        if item.schema:
+        if record.schema:
             # A framework's item (wfwatch.schemas): the events it stands for, which the page applies.
-            fields["schema"] = item.schema
+            named = events.type_field(item.data)
+            fields["item_kind"] = named[1] if named else ""
+            fields["schema"] = record.schema
             fields["derived"] = [events.to_dict(event) for event in record.derived]
         body = _encode_odd(fields)
     elif isinstance(item, events.InvalidItem):

@@ -43,6 +43,10 @@ class SchemaAdapter(Protocol):
         """The wfwatch events one item stands for; ``None`` when the item's type is not known."""
         ...
 
+    def gap(self) -> None:
+        """Items were lost here: forget the model call in progress (what follows starts afresh)."""
+        ...
+
 
 class _Detector(Protocol):
     def __call__(self, data: Any) -> bool: ...
@@ -61,7 +65,6 @@ def _registry() -> dict[str, tuple[_Detector, type[Any]]]:
 #: Schema names :class:`Translator` accepts as an override.
 SCHEMAS: Final = ("openai-agents", "openai-agents-items", "pydantic-ai")
 #: The ``reason`` of an item a schema knew (built once, not per item).
-_KNOWN_REASON: Final = {name: f"{name} event" for name in SCHEMAS}
 
 
 def detect(data: Any) -> str | None:
@@ -124,10 +127,13 @@ class Translator:
             reason = f"{adapter.schema} event of a type wfwatch does not know ({kind!r})"
             return events.Record(offset, msgspec.structs.replace(item, kind=kind, reason=reason)), False
         self.translated += 1
-        schema = adapter.schema
-        # A known item's type is the string its schema dispatched on.
-        item = msgspec.structs.replace(item, kind=data[adapter.type_field], reason=_KNOWN_REASON[schema], schema=schema)
-        return events.Record(offset, item, derived), True
+        return events.Record(offset, item, derived, adapter.schema), True
+
+    def gap(self) -> None:
+        """Offsets are gone: no fold may take what follows for the rest of a call it did not see end."""
+        for adapter in self._adapters.values():
+            if adapter is not None:
+                adapter.gap()
 
     def _adapter(self, topic: str, data: Any) -> SchemaAdapter | None:
         if topic in self._adapters:

@@ -42,6 +42,11 @@ class Fold:
         #: Lanes control passed to, in order (their index orders them the same on every device).
         self.lanes_seen: list[str] = []
 
+    def forget_call(self) -> None:
+        """A gap swallowed the rest of the running call (or its retry's start): do not splice across it."""
+        self.call = None
+        self.open_tools.clear()
+
     def begin_turn(self, out: list[Event]) -> None:
         if not self.turn_open:
             self.turn += 1

@@ -79,6 +79,9 @@ class OpenAIAgentsAdapter:
         self._fold = Fold(lane, turns_before)
         self._pending_handoff: str | None = None
 
+    def gap(self) -> None:
+        self._fold.forget_call()
+
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):
             return None
@@ -187,6 +190,9 @@ class OpenAIAgentsItemsAdapter:
 
     def __init__(self, lane: str, turns_before: int = 0) -> None:
         self._starting_agent: str | None = None
+
+    def gap(self) -> None:
+        """Tool outputs name their call: nothing to forget across a gap."""
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):

@@ -70,6 +70,9 @@ class PydanticAIAdapter:
     def __init__(self, lane: str, turns_before: int = 0) -> None:
         self._fold = Fold(lane, turns_before)
 
+    def gap(self) -> None:
+        self._fold.forget_call()
+
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):
             return None

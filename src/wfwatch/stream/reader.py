@@ -507,12 +507,18 @@ class StreamReader:
 
 
 async def ask_while_busy(ask: Callable[[], Awaitable[T]], *, tries: int = 6, delay: float = 0.2) -> T:
-    """``ask()``, asked again (with backoff, ~6 s in all) while the server says it is too busy."""
+    """``ask()``, asked again (with backoff, ~6 s in all) while the server is too busy or the connection broke.
+
+    Only answers that say nothing about the workflow: RESOURCE_EXHAUSTED, and
+    a broken HTTP/2 stream (a query is idempotent). A timeout is not asked
+    again here: no worker answering is an answer the caller must report.
+    """
     for attempt in range(tries):
         try:
             return await ask()
         except RPCError as err:
-            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == tries - 1:
+            busy = err.status == RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(_TRANSPORT)
+            if not busy or attempt == tries - 1:
                 raise
             log.warning("server busy (%s); asking again in %.1f s", err.message, delay)
             await asyncio.sleep(delay)

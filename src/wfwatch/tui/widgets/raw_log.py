@@ -87,9 +87,11 @@ def _line(record: events.Record) -> str:
     item = record.item
     if isinstance(item, events.TokenDelta):
         return f"token {item.lane}/{item.message_id}#{item.attempt} {item.channel} {item.text!r}"
-    if isinstance(item, events.UnknownItem) and item.schema:
+    if isinstance(item, events.UnknownItem) and record.schema:
         # A framework's item: its type and payload first, then what wfwatch made of it.
-        shown = f"{item.schema} {item.kind or '?'} on {item.topic!r}: {events.payload_preview(item)}"
+        named = events.type_field(item.data)
+        kind = named[1] if named else "?"
+        shown = f"{record.schema} {kind} on {item.topic!r}: {events.payload_preview(item)}"
         derived = ", ".join(_short(event) for event in record.derived)
         return f"{shown}  → {derived}" if derived else shown
     return events.summarize(item)
