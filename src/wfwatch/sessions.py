@@ -161,6 +161,8 @@ class SessionDetail:
     error: str = ""
     #: One line per thing being retried now: a pending activity or workflow task past its first attempt.
     attempts: tuple[str, ...] = ()
+    #: Events in the run's history now (visibility indexes it only now and then; 0: not known).
+    history_length: int = 0
     #: Why the detail could not be fetched ("" when it was).
     problem: str = ""
 
@@ -196,7 +198,8 @@ async def describe_session(
         return SessionDetail(problem=f"no answer within {timeout:g}s")
     except RPCError as err:
         return SessionDetail(problem=f"cannot describe {workflow_id!r}: {err.message}")
-    return SessionDetail(error=error, attempts=tuple(attempts))
+    history = raw.workflow_execution_info.history_length if raw.HasField("workflow_execution_info") else 0
+    return SessionDetail(error=error, attempts=tuple(attempts), history_length=history)
 
 
 def _activity_attempt(name: str, attempt: int, maximum: int) -> str:

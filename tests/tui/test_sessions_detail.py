@@ -98,3 +98,27 @@ async def test_the_palette_offers_the_sessions_actions() -> None:
                 await done
         await wait_for(pilot, lambda: not screen.sort_descending)  # started, oldest first
         await wait_for(pilot, lambda: "demo-team-t3-critic" in screen.rows)
+
+
+async def test_a_running_rows_detail_is_asked_again_once_it_is_old(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Visibility often says nothing new about a running workflow: its retries must not stay as first seen."""
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.1)
+    clock = [0.0]
+    attempts = [2]
+
+    async def describe(workflow_id: str, run_id: str) -> SessionDetail:
+        return SessionDetail(attempts=(f"activity model_step attempt {attempts[0]}",), history_length=40)
+
+    services = replace(fixture_services(), describe=describe, monotonic=lambda: clock[0])
+    app = WfwatchApp(services=services)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        detail = screen.query_one("#detail", Static)
+        await wait_for(pilot, lambda: "attempt 2" in str(detail.render()))
+        assert "history 40 events" in str(detail.render()), "describe's count where visibility has none"
+        attempts[0] = 3
+        await pilot.pause(0.5)  # refreshes, but the detail is fresh: not asked again
+        assert "attempt 2" in str(detail.render())
+        clock[0] += sessions_screen.DETAIL_MAX_AGE + 1
+        await wait_for(pilot, lambda: "attempt 3" in str(detail.render()))

@@ -39,6 +39,8 @@ STATUS_STYLES = {
 DESCRIBED = frozenset({"running", "failed", "terminated", "timed_out", "canceled"})
 #: Details kept for rows highlighted before; dropped all at once past this many.
 DETAIL_CACHE = 256
+#: A running row's detail is asked again when older than this (visibility may not say it changed).
+DETAIL_MAX_AGE = 5.0
 #: What a detail describes: (workflow id, run id, status, history length).
 DetailKey = tuple[str, str, str, int]
 
@@ -78,7 +80,7 @@ class SessionsScreen(Screen[None]):
         self.placed: dict[str, Placed] = {}
         #: Describe results by (workflow id, run id), with the row state they describe
         #: (see :func:`_detail_key`): a new event or status asks again.
-        self._details: dict[tuple[str, str], tuple[DetailKey | None, SessionDetail]] = {}
+        self._details: dict[tuple[str, str], tuple[DetailKey | None, float, SessionDetail]] = {}
         self._fetching: DetailKey | None = None
 
     def compose(self) -> ComposeResult:
@@ -259,15 +261,19 @@ class SessionsScreen(Screen[None]):
             panel.update("")
             return
         detail: SessionDetail | None = None
-        described = row.status in DESCRIBED and dashboard(self).services.describe is not None
+        services = dashboard(self).services
+        described = row.status in DESCRIBED and services.describe is not None
         if described:
-            fetched_for, detail = self._details.get((row.workflow_id, row.run_id), (None, None))
-            # A run that moved on (new events, a new status) is asked again; until it answers,
-            # what it said last stays up. One request in flight per key: refreshes don't restart it.
-            if fetch and fetched_for != _detail_key(row) and self._fetching != _detail_key(row):
+            fetched_for, fetched_at, detail = self._details.get((row.workflow_id, row.run_id), (None, 0.0, None))
+            # A run that moved on (new events, a new status, or simply running a while) is asked
+            # again; until it answers, what it said last stays up. One request in flight per key:
+            # refreshes don't restart it.
+            aged = row.status == "running" and services.monotonic() - fetched_at > DETAIL_MAX_AGE
+            stale = fetched_for != _detail_key(row) or aged
+            if fetch and stale and self._fetching != _detail_key(row):
                 self._fetching = _detail_key(row)
                 self._fetch_detail(row)
-        panel.update(detail_text(row, detail, dashboard(self).services.now(), fetching=described))
+        panel.update(detail_text(row, detail, services.now(), fetching=described))
 
     @work(exclusive=True, group="sessions-detail")
     async def _fetch_detail(self, row: SessionRow) -> None:
@@ -284,7 +290,8 @@ class SessionsScreen(Screen[None]):
         if len(self._details) >= DETAIL_CACHE:
             self._details.clear()
         # A failed describe (a timeout) is asked again on the next refresh, not in a tight loop.
-        self._details[(row.workflow_id, row.run_id)] = (None if detail.problem else _detail_key(row), detail)
+        fetched_for = None if detail.problem else _detail_key(row)
+        self._details[(row.workflow_id, row.run_id)] = (fetched_for, dashboard(self).services.monotonic(), detail)
         self._show_detail(fetch=False)
 
     def action_web_ui(self) -> None:
@@ -399,7 +406,8 @@ def detail_text(row: SessionRow, detail: SessionDetail | None, now: datetime, *,
     out.append("  queue ", style="dim")
     out.append(one_line(row.task_queue) or "-")
     out.append("  history ", style="dim")
-    out.append(f"{row.history_length} events" if row.history_length else "-")
+    history = max(row.history_length, detail.history_length if detail is not None else 0)
+    out.append(f"{history} events" if history else "-")
     if row.parent_id:
         out.append("  child of ", style="dim")
         out.append(one_line(row.parent_id))
