@@ -76,8 +76,6 @@ class SessionsScreen(Screen[None]):
         #: Sorted by this column, newest (or largest) first when descending.
         self.sort_column = "started"
         self.sort_descending = True
-        #: Each shown row's place in the tree (children under their parent).
-        self.placed: dict[str, Placed] = {}
         #: Describe results by (workflow id, run id), with the row state they describe
         #: (see :func:`_detail_key`): a new event or status asks again.
         self._details: dict[tuple[str, str], tuple[DetailKey | None, float, SessionDetail]] = {}
@@ -186,9 +184,9 @@ class SessionsScreen(Screen[None]):
             else:
                 table.add_row(*cells, key=key)
             self.rows[key] = place.row
-        self.placed = {place.row.workflow_id: place for place in placed}
+        kept = {place.row.workflow_id for place in placed}
         for key in list(self.rows):
-            if key not in self.placed:
+            if key not in kept:
                 table.remove_row(key)
                 del self.rows[key]
         self._order(table, [place.row.workflow_id for place in placed])
