@@ -64,6 +64,9 @@ async def shoot_sessions(client: Client) -> None:
     app = WfwatchApp(client)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(3.0)
+        await pilot.press("c")  # the sub-agents, as a tree under their sessions
+        app.clear_notifications()
+        await pilot.pause(3.0)  # the highlighted row's detail asked for and shown
         app.save_screenshot("sessions.svg", str(OUT))
 
 

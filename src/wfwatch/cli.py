@@ -689,10 +689,13 @@ def cancel(ctx: click.Context, /, workflow_id: str, **conn: Any) -> None:
 @main.command()
 def info() -> None:
     """Where wfwatch keeps its files, and the server of a running `wfwatch demo`."""
+    from wfwatch import preferences, webui
     from wfwatch.temporal.running_demo import running_demo
 
     for name, path in paths.all_paths().items():
         click.echo(f"{name:<16} {path}")
+    ui = webui.configured_ui(preferences.load().ui_url, address=None)
+    click.echo(f"{'web ui':<16} {sanitize(ui) if ui else f'not configured (ui_url preference or {webui.ENV})'}")
     demo = running_demo()
     if demo is None:
         click.echo(f"{'demo server':<16} not running")

@@ -1,4 +1,4 @@
-"""User preferences: theme, default join mode, saved visibility queries.
+"""User preferences: theme, default join mode, saved visibility queries, the Temporal Web UI's URL.
 
 Stored as TOML under the platformdirs config dir (``wfwatch info`` prints the
 path). A missing or broken file never stops the dashboard: it falls back to
@@ -26,10 +26,15 @@ class Preferences:
             "failed": "ExecutionStatus = 'Failed'",
         }
     )
+    #: Base URL of the Temporal Web UI (e.g. http://localhost:8233); "" when not set (see :mod:`wfwatch.webui`).
+    ui_url: str = ""
     problem: str = ""
 
     def to_toml(self) -> str:
-        lines = [f"theme = {_quote(self.theme)}", f"default_join = {_quote(self.default_join)}", "", "[saved_queries]"]
+        lines = [f"theme = {_quote(self.theme)}", f"default_join = {_quote(self.default_join)}"]
+        if self.ui_url:
+            lines.append(f"ui_url = {_quote(self.ui_url)}")
+        lines += ["", "[saved_queries]"]
         lines += [f"{_quote(name)} = {_quote(query)}" for name, query in self.saved_queries.items()]
         return "\n".join(lines) + "\n"
 
@@ -58,6 +63,9 @@ def load(path: Path | None = None) -> Preferences:
             prefs.default_join = join
         else:
             prefs.problem = f"default_join {join!r} is not one of {', '.join(JOIN_MODES)}"
+    ui_url = data.get("ui_url")
+    if isinstance(ui_url, str):
+        prefs.ui_url = ui_url
     queries = data.get("saved_queries")
     if isinstance(queries, dict):
         prefs.saved_queries = {str(k): str(v) for k, v in queries.items()}

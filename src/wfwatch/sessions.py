@@ -6,12 +6,15 @@ module (and :mod:`wfwatch.steering`) and renders what comes back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
 from wfwatch.contract import MEMO_TITLE, MEMO_TURN, SESSION_ATTR, SESSION_WORKFLOW_TYPE, TURN_ATTR, SessionInfo
@@ -45,6 +48,10 @@ class SessionRow:
     head: KnownHead | None = None
     #: The parent workflow of a child (a sub-agent): its output is already in the parent's stream.
     parent_id: str | None = None
+    close_time: datetime | None = None
+    task_queue: str = ""
+    #: Events in the run's history when visibility last indexed it (0: not known).
+    history_length: int = 0
 
     @property
     def is_wfwatch(self) -> bool:
@@ -124,6 +131,9 @@ async def _row(execution: WorkflowExecution) -> SessionRow:
         title=title or "",
         turn=turn,
         parent_id=execution.parent_id,
+        close_time=execution.close_time,
+        task_queue=execution.task_queue,
+        history_length=execution.history_length,
     )
 
 
@@ -132,6 +142,94 @@ async def _memo(execution: WorkflowExecution) -> Mapping[str, Any]:
         return await execution.memo()
     except Exception:  # a foreign workflow's memo we cannot decode is just not shown
         return {}
+
+
+#: How long the dashboard waits for one row's detail before saying it could not get it.
+DETAIL_TIMEOUT = 3.0
+#: Closed statuses whose close event says why (a failure, a termination reason, a timeout).
+_UNSUCCESSFUL = {"failed", "terminated", "timed_out", "canceled"}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    """What visibility does not say about one run: why it ended badly, what is being retried.
+
+    Every string here is untrusted (a workflow or its activities wrote it).
+    """
+
+    #: Why a closed run failed, was terminated, timed out or was cancelled ("" when it did not).
+    error: str = ""
+    #: One line per thing being retried now: a pending activity or workflow task past its first attempt.
+    attempts: tuple[str, ...] = ()
+    #: Events in the run's history now (visibility indexes it only now and then; 0: not known).
+    history_length: int = 0
+    #: Why the detail could not be fetched ("" when it was).
+    problem: str = ""
+
+
+async def describe_session(
+    client: Client, workflow_id: str, run_id: str, *, timeout: float = DETAIL_TIMEOUT
+) -> SessionDetail:
+    """One run's last error and retries, from ``describe()`` and its close event.
+
+    Bounded by ``timeout`` overall, and never raises for a server problem:
+    the dashboard asks this for the highlighted row only, and shows
+    :attr:`SessionDetail.problem` instead of the detail when it fails.
+    """
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id or None)
+    rpc_timeout = timedelta(seconds=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            description = await handle.describe(rpc_timeout=rpc_timeout)
+            raw = description.raw_description
+            attempts = [
+                _activity_attempt(activity.activity_type.name, activity.attempt, activity.maximum_attempts)
+                + (f": {_failure_text(activity.last_failure)}" if activity.HasField("last_failure") else "")
+                for activity in raw.pending_activities
+                if activity.attempt > 1
+            ]
+            if raw.HasField("pending_workflow_task") and raw.pending_workflow_task.attempt > 1:
+                attempts.append(f"workflow task attempt {raw.pending_workflow_task.attempt}")
+            error = ""
+            status = (description.status or WorkflowExecutionStatus.RUNNING).name.lower()
+            if status in _UNSUCCESSFUL:
+                error = await _close_reason(handle.fetch_history_events, rpc_timeout)
+    except TimeoutError:
+        return SessionDetail(problem=f"no answer within {timeout:g}s")
+    except RPCError as err:
+        return SessionDetail(problem=f"cannot describe {workflow_id!r}: {err.message}")
+    history = raw.workflow_execution_info.history_length if raw.HasField("workflow_execution_info") else 0
+    return SessionDetail(error=error, attempts=tuple(attempts), history_length=history)
+
+
+def _activity_attempt(name: str, attempt: int, maximum: int) -> str:
+    return f"activity {name} attempt {attempt}" + (f" of {maximum}" if maximum else "")
+
+
+async def _close_reason(fetch: Any, rpc_timeout: timedelta) -> str:
+    async for event in fetch(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT, rpc_timeout=rpc_timeout):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            return _failure_text(event.workflow_execution_failed_event_attributes.failure)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+            reason = event.workflow_execution_terminated_event_attributes.reason
+            return f"terminated: {reason}" if reason else "terminated"
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+            return "timed out (the workflow's run or execution timeout passed)"
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+            return "cancelled"
+    return ""
+
+
+def _failure_text(failure: Failure, depth: int = 3) -> str:
+    """A failure's message and its causes' ("workflow failed: activity failed: disk full")."""
+    parts = []
+    while depth and failure.message:
+        parts.append(failure.message)
+        if not failure.HasField("cause"):
+            break
+        failure = failure.cause
+        depth -= 1
+    return ": ".join(parts)
 
 
 class TurnNotFound(Exception):

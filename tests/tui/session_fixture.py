@@ -15,7 +15,7 @@ from wfwatch.agents.model import scripted_texts, tokenize
 from wfwatch.agents.scenarios import tool_call_for
 from wfwatch.agents.shared import ModelSpec, SendResult
 from wfwatch.hub import Join, KnownHead
-from wfwatch.sessions import SessionRow
+from wfwatch.sessions import SessionDetail, SessionRow
 from wfwatch.tui.device import DeviceEnd, DeviceRecords, DeviceResult
 from wfwatch.tui.services import Services
 
@@ -139,7 +139,37 @@ ROWS = [
         KnownHead(388, exact=False),
     ),
     SessionRow("orders-42", "r4", "OrderWorkflow", "running", datetime(2026, 11, 22, 11, 59, 30, tzinfo=UTC), "", None),
+    SessionRow(
+        "nightly-report",
+        "r5",
+        "AgentSession",
+        "failed",
+        datetime(2026, 11, 22, 10, 12, tzinfo=UTC),
+        "nightly report",
+        4,
+        close_time=datetime(2026, 11, 22, 10, 31, 7, tzinfo=UTC),
+        task_queue="wfwatch-agents",
+        history_length=212,
+    ),
+    *(
+        SessionRow(
+            f"demo-team-t3-{lane}",
+            f"r6-{lane}",
+            "SubAgent",
+            status,
+            datetime(2026, 11, 22, 11, 41 + minute, tzinfo=UTC),
+            lane,
+            None,
+            parent_id="demo-team",
+        )
+        for minute, (lane, status) in enumerate((("researcher", "completed"), ("critic", "running")))
+    ),
 ]
+#: What describe() says of the failed row (the others: nothing being retried).
+FAILED_DETAIL = SessionDetail(
+    error="model call failed: upstream answered 503 after 5 attempts",
+    attempts=(),
+)
 
 
 async def _list(query: str) -> list[SessionRow]:
@@ -154,12 +184,21 @@ async def _cancel(session_id: str) -> None:
     return None
 
 
+async def _describe(workflow_id: str, run_id: str) -> SessionDetail:
+    if workflow_id == "nightly-report":
+        return FAILED_DETAIL
+    if workflow_id == "demo-live":
+        return SessionDetail(attempts=("activity model_step attempt 3 of 5: upstream answered 503",))
+    return SessionDetail()
+
+
 def fixture_services() -> Services:
     return Services(
         list_sessions=_list,
         open_device=open_fixture_device,
         send_message=_send,
         cancel_turn=_cancel,
+        describe=_describe,
         monotonic=lambda: 0.0,
         now=lambda: FROZEN_NOW,
     )

@@ -28,7 +28,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 from temporalio.client import Client
 from temporalio.worker import Worker
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.widgets._data_table import default_cell_formatter
 
 from wfwatch import events
@@ -36,14 +36,14 @@ from wfwatch.agents.shared import ModelSpec, SendResult, SessionInput
 from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub import DeviceInfo, Join, UpstreamStats
 from wfwatch.reducer import Reducer
-from wfwatch.sessions import SessionRow
+from wfwatch.sessions import SessionDetail, SessionRow
 from wfwatch.steering import SteeringError
 from wfwatch.text import one_line
 from wfwatch.tui.app import WfwatchApp
 from wfwatch.tui.device import DeviceRecords, DeviceResult
-from wfwatch.tui.screens.sessions import SessionsScreen
-from wfwatch.tui.screens.sessions import _cells as session_cells
+from wfwatch.tui.screens.sessions import SessionsScreen, _cells, detail_text
 from wfwatch.tui.screens.watch import WatchScreen
+from wfwatch.tui.session_order import Placed
 from wfwatch.tui.widgets.devices_panel import DevicesPanel, device_cells, upstream_line
 from wfwatch.tui.widgets.lane import LaneColumn, render_lane
 from wfwatch.tui.widgets.raw_log import render_records
@@ -87,7 +87,20 @@ def hostile_records(text: str) -> list[events.Record]:
 
 
 def hostile_row(text: str) -> SessionRow:
-    return SessionRow(text, text, text, "running", NOW, text, 3)
+    return SessionRow(text, text, text, "running", NOW, text, 3, task_queue=text)
+
+
+def hostile_child(text: str) -> SessionRow:
+    return replace(hostile_row(text), parent_id=text)
+
+
+def session_cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
+    """A row's cells as a child of a listed parent: the tree glyph in front of the hostile id."""
+    return _cells(Placed(row, depth=2, last=False), now)
+
+
+def hostile_detail(text: str) -> SessionDetail:
+    return SessionDetail(error=text, attempts=(text, text), problem="")
 
 
 def hostile_device(text: str) -> DeviceInfo:
@@ -136,7 +149,9 @@ def test_every_widget_renders_any_workflow_text_literally(text: str) -> None:
         rendered(render_records(hostile_records(text), view, generic=True)),
         rendered(upstream_line(hostile_upstream(text))),
         *(cell(value) for value in device_cells(hostile_device(text), NOW)),
-        *(cell(value) for value in session_cells(hostile_row(text), NOW)),
+        *(cell(value) for value in session_cells(hostile_child(text), NOW)),
+        rendered(detail_text(hostile_child(text), hostile_detail(text), NOW, fetching=True)),
+        rendered(detail_text(hostile_child(text), SessionDetail(problem=text), NOW, fetching=True)),
         rendered(LaneColumn(text).border_title or ""),
         WfwatchApp(services=_services(text), tune_gc=False).format_title(text, text).plain,
     ]
@@ -144,9 +159,11 @@ def test_every_widget_renders_any_workflow_text_literally(text: str) -> None:
         assert terminal_problems(output) == [], (text, output)
     # One-line places keep one line: an id cannot add a row or a fake step.
     assert render_timeline(view).plain.count("\n") == len(view.steps) == 1
-    for value in (*device_cells(hostile_device(text), NOW), *session_cells(hostile_row(text), NOW)):
+    for value in (*device_cells(hostile_device(text), NOW), *session_cells(hostile_child(text), NOW)):
         shown = default_cell_formatter(value)
         assert isinstance(shown, Text) and "\n" not in shown.plain
+    # The detail panel keeps its four lines whatever the error or the ids say.
+    assert detail_text(hostile_child(text), hostile_detail(text), NOW, fetching=True).plain.count("\n") == 3
 
 
 @pytest.mark.parametrize("text", EXAMPLES)
@@ -179,6 +196,9 @@ def _services(text: str) -> Any:
     async def cancel(session_id: str) -> None:
         raise SteeringError(text)
 
+    async def describe(workflow_id: str, run_id: str) -> SessionDetail:
+        return hostile_detail(text)  # the detail panel under the list shows it
+
     return Services(
         list_sessions=listing,
         open_device=open_device,
@@ -186,6 +206,7 @@ def _services(text: str) -> Any:
         cancel_turn=cancel,
         device_table=lambda session_id: [hostile_device(text), replace(hostile_device(text), device_id=text)],
         upstream=lambda session_id: hostile_upstream(text),
+        describe=describe,
         monotonic=lambda: 0.0,
         now=lambda: NOW,
     )
@@ -202,6 +223,8 @@ async def test_a_hostile_session_opens_with_every_panel_and_toast_without_touchi
     app = WfwatchApp(services=_services(text), tune_gc=False)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.rows != {})
+        detail = app.screen.query_one("#detail", Static)
+        await wait_for(pilot, lambda: one_line(text)[:10] in str(detail.render()).split("error ", 1)[-1])
         await pilot.pause()
         assert terminal_problems(screen_output(app)) == []
         app.screen.query_one(DataTable).focus()

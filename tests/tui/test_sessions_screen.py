@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
+import ending_workflows
 import pytest
+from ending_workflows import Completes, Fails, Retries, Waits
 from foreign_stream import OrderPipeline
 from pilot_helpers import wait_for
 from temporalio.client import Client
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.worker import Worker
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey
 
 from wfwatch import steering
 from wfwatch.agents.shared import ModelSpec, SessionInput, SubagentSpec
@@ -22,6 +28,7 @@ from wfwatch.tui.screens import sessions as sessions_screen
 from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.screens.watch import WatchScreen
 from wfwatch.tui.widgets.raw_log import GENERIC_TITLE, RawLog
+from wfwatch.webui import ENV as UI_ENV
 
 QUICK = ModelSpec(tokens_per_second=0, answer_words=5, reasoning_words=0)
 HOSTILE_NOTE = "[red]not red[/red] \x1b[2J\x1b]52;c;ZXZpbA==\x07"
@@ -253,3 +260,222 @@ async def test_rows_left_up_by_a_rejected_query_are_marked_stale_and_the_list_re
         await steering.send_message(client, handle.id, "again")
         await wait_for(pilot, lambda: _cell(table, handle.id, "turn") == "2")
     await handle.signal(AgentSession.close)
+
+
+def _order(table: DataTable[Any]) -> list[str]:
+    return [str(row.key.value) for row in table.ordered_rows]
+
+
+async def _click_header(pilot: Any, table: DataTable[Any], column: str) -> None:
+    """A real mouse click on ``column``'s header."""
+    x = 0
+    for key, col in table.columns.items():
+        if key.value == column:
+            break
+        x += col.get_render_width(table)
+    await pilot.click(table, offset=(x + 1, 0))
+
+
+@pytest.fixture
+async def ending_queue(client: Client) -> AsyncIterator[str]:
+    """A task queue with a worker for the tiny workflows of :mod:`ending_workflows`."""
+    queue = f"ending-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=queue, workflows=ending_workflows.WORKFLOWS, activities=ending_workflows.ACTIVITIES
+    ):
+        yield queue
+
+
+async def test_newest_first_sortable_by_key_and_header_and_the_cursor_keeps_its_row(
+    client: Client, ending_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.3)
+    suffix = uuid.uuid4().hex[:6]
+    # Started b, c, a: the order by start time is not the order by id.
+    b, c, a, d = (f"sort-{letter}-{suffix}" for letter in "bcad")
+    handles = []
+    for workflow_id in (b, c, a):
+        handles.append(await client.start_workflow(Waits.run, id=workflow_id, task_queue=ending_queue))
+        await asyncio.sleep(0.05)  # distinct start times
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        screen.apply_query(f"TaskQueue = '{ending_queue}'")
+        table: DataTable[Any] = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: len(screen.rows) == 3)
+        assert _order(table) == [a, c, b], "newest first by default"
+        assert str(table.columns[ColumnKey("started")].label).endswith("▼")
+
+        # The cursor stays on its row when a newer workflow lands above it.
+        table.move_cursor(row=1)
+        assert screen.highlighted_key() == c
+        handles.append(await client.start_workflow(Waits.run, id=d, task_queue=ending_queue))
+        await wait_for(pilot, lambda: len(screen.rows) == 4)
+        assert _order(table) == [d, a, c, b]
+        assert screen.highlighted_key() == c and table.cursor_row == 2
+
+        await pilot.press("s")  # the same column, the other way: oldest first
+        assert _order(table) == [b, c, a, d]
+        assert str(table.columns[ColumnKey("started")].label).endswith("▲")
+        assert screen.highlighted_key() == c, "re-sorting keeps the cursor on its row"
+
+        await _click_header(pilot, table, "workflow id")  # a new column, ascending
+        await wait_for(pilot, lambda: screen.sort_column == "workflow id")
+        assert _order(table) == [a, b, c, d] and not screen.sort_descending
+        await _click_header(pilot, table, "workflow id")  # the same header again: descending
+        await wait_for(pilot, lambda: screen.sort_descending)
+        assert _order(table) == [d, c, b, a]
+        await pilot.pause(0.8)  # refreshes keep the chosen order
+        assert _order(table) == [d, c, b, a] and screen.highlighted_key() == c
+    for handle in handles:
+        await handle.terminate("test over")
+
+
+async def test_child_workflows_are_a_tree_under_their_parent_whatever_the_sort(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    session_id = f"tree-{uuid.uuid4()}"
+    handle = await client.start_workflow(
+        AgentSession.run,
+        SessionInput(
+            messages=["go"],
+            model=QUICK,
+            subagents=[SubagentSpec("researcher", model=QUICK), SubagentSpec("critic", model=QUICK)],
+            idle_timeout=0.5,
+        ),
+        id=session_id,
+        task_queue=task_queue,
+    )
+    await handle.result()
+    newer = await client.start_workflow(
+        AgentSession.run, SessionInput(messages=["hi"], model=QUICK, idle_timeout=0.5), id=f"zz-{session_id}",
+        task_queue=task_queue,
+    )  # fmt: skip
+    await newer.result()
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table: DataTable[Any] = screen.query_one(DataTable)
+        screen.apply_query(f"TaskQueue = '{task_queue}'")
+        await wait_for(pilot, lambda: len(screen.rows) == 2)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(screen.rows) == 4)
+        children = [key for key, row in screen.rows.items() if row.parent_id == session_id]
+        assert len(children) == 2
+
+        def under_parent() -> None:
+            order = _order(table)
+            at = order.index(session_id)
+            assert set(order[at + 1 : at + 3]) == set(children), order
+            first, last = order[at + 1], order[at + 2]
+            assert _cell(table, first, "workflow id") == f"├─ {first}"
+            assert _cell(table, last, "workflow id") == f"└─ {last}"
+            assert _cell(table, session_id, "workflow id") == session_id
+
+        under_parent()
+        assert _order(table)[0] == newer.id, "the newest top-level session first"
+        # Descending by id would put the children (parent id + suffix) above their parent in a flat list.
+        await _click_header(pilot, table, "workflow id")
+        await _click_header(pilot, table, "workflow id")
+        await wait_for(pilot, lambda: screen.sort_column == "workflow id" and screen.sort_descending)
+        under_parent()
+        assert _order(table)[0] == newer.id
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(screen.rows) == 2)
+
+
+async def test_status_colours_and_the_detail_panel_with_errors_retries_and_the_run(
+    client: Client, ending_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_screen, "REFRESH_SECONDS", 0.3)
+    suffix = uuid.uuid4().hex[:6]
+    failure = "disk full on /var/lib [red]x[/red] \x1b[2J"
+    failed = await client.start_workflow(Fails.run, failure, id=f"fails-{suffix}", task_queue=ending_queue)
+    completed = await client.start_workflow(Completes.run, id=f"completes-{suffix}", task_queue=ending_queue)
+    terminated = await client.start_workflow(Waits.run, id=f"terminated-{suffix}", task_queue=ending_queue)
+    cancelled = await client.start_workflow(Waits.run, id=f"cancelled-{suffix}", task_queue=ending_queue)
+    timed_out = await client.start_workflow(
+        Waits.run, id=f"timed-out-{suffix}", task_queue=ending_queue, execution_timeout=timedelta(seconds=1)
+    )
+    retrying = await client.start_workflow(Retries.run, id=f"retries-{suffix}", task_queue=ending_queue)
+    await terminated.terminate(reason="operator stopped it")
+    await cancelled.cancel()
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table: DataTable[Any] = screen.query_one(DataTable)
+        detail = screen.query_one("#detail", Static)
+        screen.apply_query(f"TaskQueue = '{ending_queue}'")
+        expected = {
+            failed.id: ("failed", "bold red"),
+            completed.id: ("completed", "blue"),
+            terminated.id: ("terminated", "red"),
+            cancelled.id: ("canceled", "magenta"),
+            timed_out.id: ("timed out", "red"),
+            retrying.id: ("running", "green"),
+        }
+
+        def statuses() -> dict[str, tuple[str, str]]:
+            cells = {key: table.get_cell(key, "status") for key in screen.rows}
+            return {key: (cell.plain, str(cell.style)) for key, cell in cells.items()}
+
+        await wait_for(pilot, lambda: statuses() == expected)
+
+        def show(workflow_id: str) -> str:
+            table.move_cursor(row=table.get_row_index(workflow_id))
+            return str(detail.render())
+
+        show(failed.id)
+        await wait_for(pilot, lambda: "disk full" in str(detail.render()))
+        shown = str(detail.render())
+        # The failure message literally (markup not applied), the escape made visible, on one line.
+        assert "error disk full on /var/lib [red]x[/red] \\x1b" in shown and "\x1b" not in shown
+        assert f"run {failed.result_run_id}" in shown and f"queue {ending_queue}" in shown
+        assert "history " in shown and " events" in shown and "started 20" in shown and "closed 20" in shown
+
+        show(terminated.id)
+        await wait_for(pilot, lambda: "error terminated: operator stopped it" in str(detail.render()))
+        show(timed_out.id)
+        await wait_for(pilot, lambda: "error timed out" in str(detail.render()))
+        show(cancelled.id)
+        await wait_for(pilot, lambda: "error cancelled" in str(detail.render()))
+        show(retrying.id)
+        await wait_for(pilot, lambda: "retries activity flaky_step attempt" in str(detail.render()))
+        assert "upstream answered 503" in str(detail.render())
+        show(completed.id)
+        await wait_for(pilot, lambda: "retries -" in str(detail.render()) and "error -" in str(detail.render()))
+    await retrying.terminate("test over")
+
+
+async def test_the_web_ui_link_is_copied_with_the_id_quoted(
+    client: Client, ending_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id = f"a b/c?d#{uuid.uuid4().hex[:6]}"
+    handle = await client.start_workflow(Waits.run, id=workflow_id, task_queue=ending_queue)
+    monkeypatch.delenv(UI_ENV, raising=False)
+    app = WfwatchApp(client)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        screen.apply_query(f"TaskQueue = '{ending_queue}'")
+        await wait_for(pilot, lambda: screen.highlighted_key() == workflow_id)
+        app.preferences.ui_url = ""
+        await pilot.press("w")  # nothing configured: said, nothing copied
+        await wait_for(pilot, lambda: any("no Temporal Web UI" in str(n.message) for n in app._notifications))
+        assert app.clipboard == ""
+
+        monkeypatch.setenv(UI_ENV, "http://ui.example:8233/")
+        await pilot.press("w")
+        run_id = handle.result_run_id
+        expected = f"http://ui.example:8233/namespaces/default/workflows/{quote(workflow_id, safe='')}/{run_id}/history"
+        await wait_for(pilot, lambda: app.clipboard == expected)
+        assert "/workflows/a%20b%2Fc%3Fd%23" in app.clipboard
+        assert any(expected in str(n.message) for n in app._notifications), "the toast shows it too"
+
+        app.preferences.ui_url = "https://temporal.internal"  # the preference wins over the environment
+        await pilot.press("w")
+        await wait_for(pilot, lambda: app.clipboard.startswith("https://temporal.internal/namespaces/default/"))
+    await handle.terminate("test over")

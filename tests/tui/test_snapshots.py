@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from session_fixture import fixture_services
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from wfwatch.tui.app import WfwatchApp
+from wfwatch.tui.screens.sessions import SessionsScreen
 from wfwatch.tui.widgets.pane import Pane
 from wfwatch.tui.widgets.raw_log import RawLog, first_superseded_line
 
@@ -60,3 +62,20 @@ def test_a_foreign_stream_renders_item_by_item(snap_compare: Any) -> None:
     """A workflow whose stream carries no wfwatch events: topic and payload per offset, literally."""
     app = WfwatchApp(services=fixture_services(), open_session="orders-42")
     assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
+
+
+async def _children_and_the_failed_row(pilot: Pilot[Any]) -> None:
+    await _settle(pilot)
+    await pilot.press("c")
+    screen = pilot.app.screen
+    assert isinstance(screen, SessionsScreen)
+    table = screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index("nightly-report"))
+    pilot.app.clear_notifications()  # the "child workflows shown" toast would cover the detail
+    await _settle(pilot)
+
+
+def test_sessions_screen_at_80x24_with_children_and_a_failed_rows_detail(snap_compare: Any) -> None:
+    """The tree under demo-team, status colours, and the detail panel's error, on a small terminal."""
+    app = WfwatchApp(services=fixture_services())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_children_and_the_failed_row)

@@ -26,3 +26,9 @@ def test_unknown_join_mode_is_reported(tmp_path: Path) -> None:
     path.write_text('default_join = "sideways"\n')
     prefs = load(path)
     assert prefs.default_join == "start" and "sideways" in prefs.problem
+
+
+def test_the_web_ui_url_round_trips_and_is_left_out_when_unset(tmp_path: Path) -> None:
+    path = save(Preferences(ui_url="http://temporal.internal:8080"), tmp_path / "p.toml")
+    assert load(path).ui_url == "http://temporal.internal:8080"
+    assert "ui_url" not in Preferences().to_toml()

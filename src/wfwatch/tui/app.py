@@ -42,6 +42,12 @@ WATCH_COMMANDS = (
     ("Devices panel", "Every hub device on this session, with position and lag", "toggle_devices"),
 )
 
+SESSIONS_COMMANDS = (
+    ("Sort sessions", "Next order: this column the other way, then the next column", "sort"),
+    ("Child workflows", "Show or hide sub-agent workflows, as a tree under their parent", "toggle_children"),
+    ("Web UI link", "Copy the highlighted workflow's Temporal Web UI address", "web_ui"),
+)
+
 
 class WfwatchApp(App[None]):
     TITLE = "wfwatch"
@@ -124,6 +130,8 @@ class WfwatchApp(App[None]):
             for title, help_text, action in WATCH_COMMANDS:
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
         if isinstance(screen, SessionsScreen):
+            for title, help_text, action in SESSIONS_COMMANDS:
+                yield SystemCommand(title, help_text, partial(screen.run_action, action))
             for name, query in self.preferences.saved_queries.items():
                 yield SystemCommand(f"Query: {name}", query, partial(screen.apply_query, query))
 

@@ -37,6 +37,11 @@ class Services:
     upstream: Callable[[str], UpstreamStats] | None = None
     #: Releases what the services hold (the hub: positions saved, readers stopped).
     aclose: Callable[[], Awaitable[None]] | None = None
+    #: One run's last error and retries (workflow id, run id), fetched for the highlighted row only.
+    describe: Callable[[str, str], Awaitable[sessions.SessionDetail]] | None = None
+    #: The namespace listed, and the server's address (which demo's Web UI is this server's).
+    namespace: str = "default"
+    address: str | None = None
     monotonic: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -75,4 +80,7 @@ class Services:
             device_table=table,
             upstream=the_hub.upstream_stats,
             aclose=close,
+            describe=partial(sessions.describe_session, client),
+            namespace=client.namespace,
+            address=client.service_client.config.target_host,
         )

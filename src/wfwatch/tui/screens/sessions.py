@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rich.text import Text
 from textual import on, work
@@ -13,15 +13,36 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets.data_table import ColumnKey
 
-from wfwatch.sessions import QueryError, QueryRejected, SessionRow
+from wfwatch import webui
+from wfwatch.sessions import QueryError, QueryRejected, SessionDetail, SessionRow
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.host import dashboard
+from wfwatch.tui.session_order import DESCENDING_FIRST, Placed, ordered
 from wfwatch.tui.widgets.footer import StableFooter
 
 REFRESH_SECONDS = 2.0
 #: "head" is the stream's head offset where the app's hub knows it ("≥N": at least N, from its cache).
 COLUMNS = ("workflow id", "type", "status", "started", "turn", "head", "title")
+#: A row's colour says how its workflow is doing, at a glance (k9s, the Temporal UI).
+STATUS_STYLES = {
+    "running": "green",
+    "completed": "blue",
+    "failed": "bold red",
+    "terminated": "red",
+    "timed_out": "red",
+    "canceled": "magenta",
+    "continued_as_new": "dim",
+}
+#: Statuses whose detail (an error, retries) is worth a describe() call.
+DESCRIBED = frozenset({"running", "failed", "terminated", "timed_out", "canceled"})
+#: Details kept for rows highlighted before; dropped all at once past this many.
+DETAIL_CACHE = 256
+#: A running row's detail is asked again when older than this (visibility may not say it changed).
+DETAIL_MAX_AGE = 5.0
+#: What a detail describes: (workflow id, run id, status, history length).
+DetailKey = tuple[str, str, str, int]
 
 
 class SessionsScreen(Screen[None]):
@@ -31,7 +52,9 @@ class SessionsScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="sessions.refresh"),
         Binding("question_mark", "app.help", "Help", id="sessions.help"),
         Binding("f", "filter", "Filter", id="sessions.filter"),
-        Binding("c", "toggle_children", "Child workflows", id="sessions.toggle_children"),
+        Binding("c", "toggle_children", "Children", id="sessions.toggle_children"),
+        Binding("s", "sort", "Sort", id="sessions.sort"),
+        Binding("w", "web_ui", "Web UI", id="sessions.web_ui"),
     ]
 
     class OpenSession(Message):
@@ -50,6 +73,13 @@ class SessionsScreen(Screen[None]):
         #: When the rows shown were listed (a failed refresh leaves them up, marked stale).
         self._listed_at: datetime | None = None
         self._timer: Timer | None = None
+        #: Sorted by this column, newest (or largest) first when descending.
+        self.sort_column = "started"
+        self.sort_descending = True
+        #: Describe results by (workflow id, run id), with the row state they describe
+        #: (see :func:`_detail_key`): a new event or status asks again.
+        self._details: dict[tuple[str, str], tuple[DetailKey | None, float, SessionDetail]] = {}
+        self._fetching: DetailKey | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,12 +91,14 @@ class SessionsScreen(Screen[None]):
         yield Input(placeholder="filter by id or title", id="filter")
         table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
-        yield StableFooter()
+        yield Static("", id="detail", markup=False)
+        # At 80 columns every key fits but q (it quits anyway; help lists it).
+        yield StableFooter(optional=("quit", "app.quit"))
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for column in COLUMNS:
-            table.add_column(column, key=column)
+            table.add_column(self._label(column), key=column)
         table.focus()
         self.query_one("#filter").display = False
         self.refresh_rows()
@@ -126,33 +158,159 @@ class SessionsScreen(Screen[None]):
         self._schedule()
 
     def _apply(self, rows: list[SessionRow]) -> None:
-        """Update rows in place: no clear(), so no flicker and the cursor stays."""
+        """Update rows in place and re-sort: no clear(), so no flicker, and the cursor stays on its row."""
         if not self.is_mounted:
             return
         try:
             table: DataTable[Text | str] = self.query_one(DataTable)
         except NoMatches:  # the screen is being torn down
             return
-        seen = set()
+        under_cursor = self.highlighted_key()
         needle = self.filter_text.lower()
-        for row in rows:
-            if needle and needle not in row.workflow_id.lower() and needle not in row.title.lower():
-                continue
-            if row.parent_id and not self.show_children:
-                continue
-            key = row.workflow_id
-            seen.add(key)
-            cells = _cells(row, dashboard(self).services.now())
+        shown = [
+            row
+            for row in rows
+            if (not needle or needle in row.workflow_id.lower() or needle in row.title.lower())
+            and (self.show_children or not row.parent_id)
+        ]
+        placed = ordered(shown, self.sort_column, descending=self.sort_descending)
+        now = dashboard(self).services.now()
+        for place in placed:
+            key = place.row.workflow_id
+            cells = _cells(place, now)
             if key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(key, column, value, update_width=True)  # a title set later widens its column
             else:
                 table.add_row(*cells, key=key)
-            self.rows[key] = row
+            self.rows[key] = place.row
+        kept = {place.row.workflow_id for place in placed}
         for key in list(self.rows):
-            if key not in seen:
+            if key not in kept:
                 table.remove_row(key)
                 del self.rows[key]
+        self._order(table, [place.row.workflow_id for place in placed])
+        if under_cursor in self.rows and table.get_row_index(under_cursor) != table.cursor_row:
+            table.move_cursor(row=table.get_row_index(under_cursor), animate=False)
+        self._show_detail()
+
+    def _order(self, table: DataTable[Text | str], keys: list[str]) -> None:
+        """Move the table's rows into ``keys``' order, through DataTable's own sort."""
+        if [row.key.value for row in table.ordered_rows] == keys:
+            return
+        rank = {key: index for index, key in enumerate(keys)}
+        # The sort key sees cells, not row keys: the id cell of each row is its own object.
+        by_cell = {id(table.get_cell(key, COLUMNS[0])): index for key, index in rank.items()}
+        table.sort(COLUMNS[0], key=lambda cell: by_cell.get(id(cell), len(keys)))
+
+    def highlighted_key(self) -> str | None:
+        """The workflow id of the row under the cursor (``None`` on an empty table)."""
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def highlighted(self) -> SessionRow | None:
+        key = self.highlighted_key()
+        return self.rows.get(key) if key is not None else None
+
+    def _label(self, column: str) -> Text:
+        """A column header; the sorted one says which way (same width either way: no jumping columns)."""
+        arrow = (" ▼" if self.sort_descending else " ▲") if column == self.sort_column else "  "
+        return Text(column + arrow, style="bold" if column == self.sort_column else "")
+
+    def sort_by(self, column: str, *, descending: bool) -> None:
+        self.sort_column, self.sort_descending = column, descending
+        table = self.query_one(DataTable)
+        for key in COLUMNS:
+            table.columns[ColumnKey(key)].label = self._label(key)
+        table.refresh()
+        self._apply(self._last_rows)
+
+    def action_sort(self) -> None:
+        """Each press the next order: this column the other way, then the next column its natural way."""
+        natural = self.sort_column in DESCENDING_FIRST
+        if self.sort_descending == natural:
+            self.sort_by(self.sort_column, descending=not natural)
+        else:
+            column = COLUMNS[(COLUMNS.index(self.sort_column) + 1) % len(COLUMNS)]
+            self.sort_by(column, descending=column in DESCENDING_FIRST)
+
+    @on(DataTable.HeaderSelected)
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        if column == self.sort_column:
+            self.sort_by(column, descending=not self.sort_descending)
+        else:
+            self.sort_by(column, descending=column in DESCENDING_FIRST)
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self, *, fetch: bool = True) -> None:
+        """The highlighted row's detail: what visibility says now, what describe() said when asked."""
+        try:
+            panel = self.query_one("#detail", Static)
+        except NoMatches:
+            return
+        row = self.highlighted()
+        if row is None:
+            panel.update("")
+            return
+        detail: SessionDetail | None = None
+        services = dashboard(self).services
+        described = row.status in DESCRIBED and services.describe is not None
+        if described:
+            fetched_for, fetched_at, detail = self._details.get((row.workflow_id, row.run_id), (None, 0.0, None))
+            # A run that moved on (new events, a new status, or simply running a while) is asked
+            # again; until it answers, what it said last stays up. One request in flight per key:
+            # refreshes don't restart it.
+            aged = row.status == "running" and services.monotonic() - fetched_at > DETAIL_MAX_AGE
+            stale = fetched_for != _detail_key(row) or aged
+            if fetch and stale and self._fetching != _detail_key(row):
+                self._fetching = _detail_key(row)
+                self._fetch_detail(row)
+        panel.update(detail_text(row, detail, services.now(), fetching=described))
+
+    @work(exclusive=True, group="sessions-detail")
+    async def _fetch_detail(self, row: SessionRow) -> None:
+        describe = dashboard(self).services.describe
+        if describe is None:
+            return
+        try:
+            detail = await describe(row.workflow_id, row.run_id)
+        except Exception as err:  # the panel says so; a detail never takes the dashboard down
+            detail = SessionDetail(problem=f"cannot describe: {err}")
+        finally:
+            if self._fetching == _detail_key(row):
+                self._fetching = None
+        if len(self._details) >= DETAIL_CACHE:
+            self._details.clear()
+        # A failed describe (a timeout) is asked again on the next refresh, not in a tight loop.
+        fetched_for = None if detail.problem else _detail_key(row)
+        self._details[(row.workflow_id, row.run_id)] = (fetched_for, dashboard(self).services.monotonic(), detail)
+        self._show_detail(fetch=False)
+
+    def action_web_ui(self) -> None:
+        """Show the highlighted workflow's Temporal Web UI address and copy it to the clipboard."""
+        row = self.highlighted()
+        if row is None:
+            self.notify("no workflow highlighted", severity="warning")
+            return
+        app = dashboard(self)
+        base = webui.configured_ui(app.preferences.ui_url, address=app.services.address)
+        if base is None:
+            self.notify(
+                f"no Temporal Web UI configured: set ui_url in the preferences or {webui.ENV} "
+                "(wfwatch demo --ui sets it for its server)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        url = webui.workflow_url(base, app.services.namespace, row.workflow_id, row.run_id)
+        app.copy_to_clipboard(url)
+        self.notify(sanitize(url) + "\n(copied to the clipboard)", title="Temporal Web UI", markup=False)
 
     @on(Input.Submitted, "#query")
     def _query_submitted(self, event: Input.Submitted) -> None:
@@ -203,17 +361,69 @@ class SessionsScreen(Screen[None]):
             self.post_message(self.OpenSession(event.row_key.value))
 
 
-def _cells(row: SessionRow, now: datetime) -> tuple[Text | str, ...]:
-    status_style = {"running": "green", "completed": "blue", "failed": "red"}.get(row.status, "yellow")
+def _cells(place: Placed, now: datetime) -> tuple[Text | str, ...]:
+    row = place.row
+    workflow_id = Text(place.glyph(), style="dim")
+    workflow_id.append(one_line(row.workflow_id))
     return (
-        Text(one_line(row.workflow_id)),
+        workflow_id,
         Text(one_line(row.workflow_type)),
-        Text(row.status, style=status_style),
+        status_text(row.status),
         _ago(row.start_time, now),
         "" if row.turn is None else str(row.turn),
         "" if row.head is None else row.head.describe(),
         Text(one_line(row.title)),
     )
+
+
+def status_text(status: str) -> Text:
+    return Text(status.replace("_", " "), style=STATUS_STYLES.get(status, "yellow"))
+
+
+def _detail_key(row: SessionRow) -> DetailKey:
+    return (row.workflow_id, row.run_id, row.status, row.history_length)
+
+
+def _when(when: datetime | None, now: datetime) -> str:
+    """UTC, as the Temporal UI shows by default; how long ago too while that is short."""
+    if when is None:
+        return "-"
+    shown = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{shown} ({_ago(when, now)})" if now - when < timedelta(hours=1) else shown
+
+
+def detail_text(row: SessionRow, detail: SessionDetail | None, now: datetime, *, fetching: bool) -> Text:
+    """Four lines about one row, every workflow-controlled part as plain text (never markup)."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append_text(status_text(row.status))
+    out.append(f"  started {_when(row.start_time, now)}")
+    if row.close_time is not None:
+        out.append(f"  closed {_when(row.close_time, now)}")
+    out.append("\nrun ", style="dim")
+    out.append(one_line(row.run_id))
+    out.append("  queue ", style="dim")
+    out.append(one_line(row.task_queue) or "-")
+    out.append("  history ", style="dim")
+    history = max(row.history_length, detail.history_length if detail is not None else 0)
+    out.append(f"{history} events" if history else "-")
+    if row.parent_id:
+        out.append("  child of ", style="dim")
+        out.append(one_line(row.parent_id))
+    out.append("\nturn ", style="dim")
+    out.append("-" if row.turn is None else str(row.turn))
+    out.append("  retries ", style="dim")
+    if detail is None:
+        out.append("…" if fetching else "-")
+    elif detail.problem:
+        out.append(one_line(detail.problem), style="yellow")
+    else:
+        out.append("; ".join(one_line(attempt) for attempt in detail.attempts) or "none")
+    out.append("\nerror ", style="dim")
+    if detail is None:
+        out.append("…" if fetching else "-")
+    else:
+        out.append(one_line(detail.error) or "-", style="red" if detail.error else "")
+    return out
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
