@@ -8,22 +8,22 @@ user can fix are printed as one line and exit non-zero; no tracebacks.
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import logging
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from wfwatch import events, paths
+from wfwatch import events, export, paths
 from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 from wfwatch.schemas import SCHEMAS, Translator
 from wfwatch.temporal.connect import ConnectionOptions
-from wfwatch.text import INVISIBLE_RANGES, one_line, sanitize
+from wfwatch.text import one_line, sanitize
 
 T = TypeVar("T")
 
@@ -188,11 +188,95 @@ async def _headless(client: Any, ids: list[str], seconds: float) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@main.command()
+#: ``wfwatch tail`` and ``wfwatch export`` exit codes (README, ``tail --help``).
+EXIT_OK = 0
+#: The workflow closed other than completed: failed, cancelled, terminated, timed out (or replaced).
+EXIT_FAILED = 1
+#: click's own code for a usage error.
+EXIT_USAGE = 2
+#: The stream had a gap (offsets truncated away before they were read); the read otherwise ended well.
+EXIT_GAP = 3
+#: The stream cannot be read: no such workflow, no Workflow Stream, the server or a worker does not answer.
+EXIT_UNREADABLE = 4
+
+
+class _Unreadable(click.ClickException):
+    """One ``Error:`` line, exit :data:`EXIT_UNREADABLE`."""
+
+    exit_code = EXIT_UNREADABLE
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Head:
+    """``--no-follow`` stopped at the head a running workflow had when the read began."""
+
+    next_offset: int
+
+
+async def _read(reader: Any, follow: bool) -> AsyncIterator[Any]:
+    """The reader's results; without ``follow``, a running workflow's only up to its head now.
+
+    A closed workflow is read to its end either way (the end says how it
+    closed). A running one is read up to the head it has when the read
+    begins, records at or past it are left out, and a :class:`_Head` ends it.
+    """
+    from wfwatch.stream.reader import Batch
+
+    stop_at: int | None = None
+    if not follow and await reader.closed_status() is None:
+        stop_at = await reader.head()
+        if reader.offset >= stop_at:
+            yield _Head(stop_at)
+            return
+    async for result in reader:
+        if stop_at is not None and isinstance(result, Batch):
+            kept = [r for r in result.records if r.offset < stop_at]
+            result = Batch(kept, min(result.next_offset, stop_at), result.run_id) if kept else None
+        if result is not None:
+            yield result
+        if stop_at is not None and reader.offset >= stop_at:
+            yield _Head(stop_at)
+            return
+
+
+async def _connect_to_read(options: ConnectionOptions) -> Any:
+    """The client for a read; a server that cannot be reached is :data:`EXIT_UNREADABLE` too."""
+    from wfwatch.temporal.connect import ConnectError
+
+    try:
+        return await connect_from_cli(options)
+    except ConnectError as err:
+        raise _Unreadable(str(err)) from None
+
+
+_EXIT_CODES_HELP = (
+    "\b\nExit codes:\n"
+    "  0  the workflow completed (or --no-follow stopped at the head of a running one)\n"
+    "  1  the workflow failed, was cancelled, terminated, timed out or replaced\n"
+    "  2  usage error\n"
+    "  3  offsets were gone (a gap in the stream); the read otherwise ended with 0\n"
+    "  4  the stream cannot be read: no such workflow, no stream, no server or worker answers\n"
+    "  130  interrupted (Ctrl-C)"
+)
+
+
+@main.command(epilog=_EXIT_CODES_HELP)
 @click.argument("workflow_id")
 @click.option("--from", "from_offset", type=int, default=0, show_default=True, help="Offset to start from.")
 @click.option("--live", is_flag=True, help="Start at the current head instead (only new events).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with offsets.")
+@click.option(
+    "--follow/--no-follow",
+    default=True,
+    show_default=True,
+    help="Keep following until the workflow closes, or print what exists now and stop at the current head.",
+)
+@click.option(
+    "--jsonl",
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON Lines, the machine format: one JSON object a line, with offsets (docs/events.md). --json is an alias.",
+)
 @click.option("--raw", is_flag=True, help="Print every event, not just the text.")
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
 @click.option(
@@ -209,16 +293,21 @@ def tail(
     workflow_id: str,
     from_offset: int,
     live: bool,
+    follow: bool,
     as_json: bool,
     raw: bool,
     mode: str,
     schema: str | None,
     **conn: Any,
 ) -> None:
-    """Follow a workflow's stream from an offset until it ends."""
+    """Follow a workflow's stream from an offset until it ends (or, with --no-follow, up to its head)."""
     if from_offset < 0:
         raise click.BadParameter("must be >= 0", param_hint="--from")
-    _run(lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode, schema))
+    code = _run(
+        lambda: _tail(_options(ctx, conn), workflow_id, from_offset, live, as_json, raw, mode, schema, follow=follow)
+    )
+    if code:
+        raise SystemExit(code)
 
 
 async def _tail(
@@ -230,14 +319,17 @@ async def _tail(
     raw: bool,
     mode: str,
     schema: str | None = None,
-) -> None:
+    *,
+    follow: bool = True,
+) -> int:
+    """Print the stream; returns the exit code (:data:`EXIT_OK` ... :data:`EXIT_GAP`)."""
     from wfwatch.logs import log_to_file
     from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
 
     # stderr carries one line when tail fails; the reader's retry warnings (and
     # Temporal core's) go to the log file, so an outage is not ten lines of noise.
     log_to_file(level=logging.WARNING)
-    client = await connect_from_cli(options)
+    client = await _connect_to_read(options)
     # A long backlog is read by Query (no Updates, no history), then the tail by `mode`.
     told_waiting = False
 
@@ -258,13 +350,15 @@ async def _tail(
         on_beyond_head=say_waiting,
     )
     out = sys.stdout
+    code = EXIT_OK
+    gaps = 0
     try:
         if live:
             reader.offset = await reader.head()
         printer = _TextPrinter(out, raw)
         # Streams other agent frameworks write are shown as the events they stand for (wfwatch.schemas).
         translator = Translator(schema)
-        async for result in reader:
+        async for result in _read(reader, follow):
             if isinstance(result, Batch):
                 for read in result.records:
                     record, _ = translator.translate(read)
@@ -274,11 +368,12 @@ async def _tail(
                         printer.write(record)
                 out.flush()
             elif isinstance(result, Gap):
+                gaps += 1
                 printer.framing()
                 _emit(
                     out,
                     as_json,
-                    {"gap": [result.start, result.end]},
+                    export.gap_json(result.start, result.end),
                     f"\n[gap: offsets {result.start}..{result.end - 1} are gone]\n",
                 )
             elif isinstance(result, End):
@@ -286,14 +381,101 @@ async def _tail(
                     click.echo(
                         f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True
                     )
+                code = EXIT_OK if result.status == "completed" else EXIT_FAILED
                 _emit(
                     out,
                     as_json,
-                    {"end": result.status, "next_offset": result.next_offset},
+                    export.end_json(result.status, result.next_offset),
                     f"\n[end: workflow {result.status}; next offset {result.next_offset}]\n",
                 )
+            elif isinstance(result, _Head):
+                if result.next_offset < from_offset and not live:
+                    click.echo(
+                        f"offset {from_offset} is beyond the head ({result.next_offset}) of the stream", err=True
+                    )
+                _emit(
+                    out,
+                    as_json,
+                    export.head_json(result.next_offset),
+                    f"\n[head: workflow running; next offset {result.next_offset}]\n",
+                )
     except (StreamNotFound, StreamReadError) as err:
-        raise click.ClickException(sanitize(str(err))) from None
+        raise _Unreadable(sanitize(str(err))) from None
+    return EXIT_GAP if code == EXIT_OK and gaps else code
+
+
+@main.command(
+    "export",
+    epilog="\b\nExit codes:\n"
+    "  0  written (also for a failed session: the transcript says how it ended)\n"
+    "  2  usage error\n"
+    "  4  the stream cannot be read (as for tail)",
+)
+@click.argument("workflow_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(export.FORMATS), default="markdown", show_default=True, help="Output format."
+)
+@click.option(
+    "--raw", is_flag=True, help="Every record too, and superseded attempts (marked); jsonl is always every record."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    default="-",
+    help="Write here instead of stdout.",
+)
+@click.option(
+    "--schema",
+    type=click.Choice(list(SCHEMAS)),
+    default=None,
+    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
+)
+@add_connection_options
+@click.pass_context
+def export_command(
+    ctx: click.Context, /, workflow_id: str, fmt: str, raw: bool, output: Path, schema: str | None, **conn: Any
+) -> None:
+    """Write a session's transcript: every lane and turn, tool calls, timings.
+
+    Canonical by default (each message's latest attempt, as the dashboard
+    shows it). A running session is read up to its current head.
+    """
+    text = _run(lambda: _export(_options(ctx, conn), workflow_id, fmt, raw, schema))
+    data = text.encode("utf-8", "backslashreplace")
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            output.write_bytes(data)
+        except OSError as err:
+            raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+        click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
+
+
+async def _export(options: ConnectionOptions, workflow_id: str, fmt: str, raw: bool, schema: str | None) -> str:
+    """Read the stream up to its head (a closed one to its end), then render it."""
+    from wfwatch.logs import log_to_file
+    from wfwatch.stream.reader import Batch, End, Gap, StreamNotFound, StreamReader, StreamReadError
+
+    log_to_file(level=logging.WARNING)
+    client = await _connect_to_read(options)
+    reader = StreamReader(client, workflow_id, mode="query", catch_up_by_query=True)
+    transcript = export.Transcript(workflow_id)
+    try:
+        async for result in _read(reader, follow=False):
+            if isinstance(result, Batch):
+                transcript.records.extend(result.records)
+            elif isinstance(result, Gap):
+                transcript.add_gap(result.start, result.end)
+            elif isinstance(result, End):
+                transcript.end, transcript.next_offset = result.status, result.next_offset
+            elif isinstance(result, _Head):
+                transcript.next_offset = result.next_offset
+    except (StreamNotFound, StreamReadError) as err:
+        raise _Unreadable(sanitize(str(err))) from None
+    return export.render(transcript, fmt, raw=raw, schema=schema)  # type: ignore[arg-type]
 
 
 #: What every line of model text after its first starts with in ``tail``'s text mode.
@@ -340,53 +522,13 @@ class _TextPrinter:
         self.current = None
 
 
-def _json_escape(code: int) -> str:
-    """``\\uXXXX`` (a surrogate pair above U+FFFF): what ``ensure_ascii`` would write."""
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    high, low = divmod(code - 0x10000, 0x400)
-    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
-
-
-#: JSON leaves DEL, C1 controls (U+0080..U+009F) and the invisible and bidi
-#: characters (U+202E, U+200B, ...: :data:`wfwatch.text.INVISIBLE_RANGES`) raw
-#: with ensure_ascii=False; terminals act on them or reorder text around them,
-#: so they are written as \u escapes (still valid JSON, the same string).
-_C1_ESCAPED = {
-    code: _json_escape(code) for first, last in ((0x7F, 0x9F), *INVISIBLE_RANGES) for code in range(first, last + 1)
-}
-
-
 def _emit(out: Any, as_json: bool, obj: dict[str, Any], text: str) -> None:
-    out.write(json.dumps(obj) + "\n" if as_json else text)
+    out.write(export.dumps_line(obj) if as_json else text)
     out.flush()
 
 
-def _json_line(record: events.Record) -> str:
-    """One record as ``tail --json`` prints it: one line of JSON, nothing a terminal acts on."""
-    return json.dumps(_record_json(record), ensure_ascii=False).translate(_C1_ESCAPED) + "\n"
-
-
-def _record_json(record: events.Record) -> dict[str, Any]:
-    item = record.item
-    if isinstance(item, events.UnknownItem):
-        fields: dict[str, Any] = {
-            "offset": record.offset,
-            "kind": "unknown",
-            "topic": item.topic,
-            "data": item.data,
-            "reason": item.reason,
-        }
-        return _with_derived(record, fields)
-    if isinstance(item, events.InvalidItem):
-        return {"offset": record.offset, "kind": "invalid", "topic": item.topic, "reason": item.reason}
-    return {"offset": record.offset, **events.to_dict(item)}
-
-
-def _with_derived(record: events.Record, fields: dict[str, Any]) -> dict[str, Any]:
-    if record.derived:
-        fields["derived"] = [events.to_dict(event) for event in record.derived]
-    return fields
+#: One record as ``tail --jsonl`` prints it (the format lives in :mod:`wfwatch.export`).
+_json_line = export.json_line
 
 
 @main.command()

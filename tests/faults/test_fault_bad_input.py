@@ -180,14 +180,14 @@ CASES: dict[str, tuple[str, ...]] = {
     "workflow without a stream (--mode query)": ("tail", "{plain}", "--address", "{address}", "--mode", "query"),
 }
 EXPECTED: dict[str, tuple[int, tuple[str, ...]]] = {
-    "unknown workflow id": (1, ("no workflow 'no-such-workflow' in namespace 'default'",)),
-    "wrong namespace": (1, ("namespace 'no-such-namespace' not found",)),
-    "server unreachable at start": (1, ("cannot reach Temporal at 127.0.0.1:",)),
+    "unknown workflow id": (4, ("no workflow 'no-such-workflow' in namespace 'default'",)),
+    "wrong namespace": (4, ("namespace 'no-such-namespace' not found",)),
+    "server unreachable at start": (4, ("cannot reach Temporal at 127.0.0.1:",)),
     "dashboard, server unreachable at start": (1, ("cannot reach Temporal at 127.0.0.1:",)),
     "negative --from offset": (2, ("--from", ">= 0")),
     "non-numeric --from offset": (2, ("--from", "abc")),
-    "workflow without a stream (--live)": (1, ("does not host a Workflow Stream",)),
-    "workflow without a stream (--mode query)": (1, ("does not host a Workflow Stream",)),
+    "workflow without a stream (--live)": (4, ("does not host a Workflow Stream",)),
+    "workflow without a stream (--mode query)": (4, ("does not host a Workflow Stream",)),
 }
 
 
@@ -225,10 +225,10 @@ async def test_tail_of_a_workflow_without_a_stream_says_so(
 ) -> None:
     fault_result.scenario = "bad input: workflow without a stream (default mode)"
     fault_result.what = "wfwatch tail <workflow hosting no stream> (update mode, the default)"
-    fault_result.checked = "exit 1, no traceback, one `Error:` line naming the problem, no other stderr line"
+    fault_result.checked = "exit 4, no traceback, one `Error:` line naming the problem, no other stderr line"
     run = await run_cli(tmp_path, "tail", plain_workflow, "--address", temporal_server.address)
     fault_result.count(exit_code=run.code if run.code is not None else "hung", stderr_lines=len(run.err_lines))
-    fault_result.notes.append(assert_one_line_error(run, "does not host a Workflow Stream"))
+    fault_result.notes.append(assert_one_line_error(run, "does not host a Workflow Stream", code=4))
 
 
 async def test_tail_from_beyond_the_head_of_a_closed_session_ends_cleanly(
@@ -313,7 +313,7 @@ async def test_tail_when_the_server_is_lost_mid_run(tmp_path: Path, fault_result
         "dev server SIGKILLed for good while `wfwatch tail` and a dashboard pane follow a running session"
     )
     fault_result.checked = (
-        "tail: exit 1, no traceback, one `Error:` line naming the session, no other stderr line "
+        "tail: exit 4, no traceback, one `Error:` line naming the session, no other stderr line "
         "(no retry warnings: a user's environment, RUST_LOG unset); pane: 'reconnecting' with a one-line "
         "error mentioning the connection; the app keeps answering keys"
     )
@@ -363,7 +363,7 @@ async def test_tail_when_the_server_is_lost_mid_run(tmp_path: Path, fault_result
         noise_lines=len(noise_lines(run)),
     )
     fault_result.notes.extend([*run.err_lines, f"pane: {pane_error}"])
-    line = assert_one_line_error(run, handle.id)
+    line = assert_one_line_error(run, handle.id, code=4)
     assert "Traceback" not in line
     assert pane_state == "reconnecting" and "connect" in pane_error, (pane_state, pane_error)
     assert "\n" not in pane_error

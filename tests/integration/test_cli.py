@@ -35,7 +35,7 @@ async def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = 
 
 async def test_tail_unknown_workflow_exits_nonzero_with_one_line(temporal_server: EmbeddedServer) -> None:
     code, out, err = await run_cli("tail", "no-such-id", "--address", temporal_server.address)
-    assert code == 1
+    assert code == 4
     assert out == ""
     assert err.strip().splitlines() == [
         "Error: no workflow 'no-such-id' in namespace 'default' (is the id right? is --address/--namespace right?)"
@@ -44,7 +44,7 @@ async def test_tail_unknown_workflow_exits_nonzero_with_one_line(temporal_server
 
 async def test_tail_unreachable_server_is_one_line() -> None:
     code, _, err = await run_cli("tail", "x", "--address", "127.0.0.1:9")
-    assert code == 1
+    assert code == 4
     assert len(err.strip().splitlines()) == 1 and "cannot reach Temporal at 127.0.0.1:9" in err
 
 
@@ -130,7 +130,7 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
         ]
         # Explicit flags win over the demo.
         code, _, err = await run_cli("tail", "demo-live", "--address", "127.0.0.1:9", env=env)
-        assert code == 1 and "cannot reach Temporal at 127.0.0.1:9" in err and "demo" not in err
+        assert code == 4 and "cannot reach Temporal at 127.0.0.1:9" in err and "demo" not in err
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGINT)

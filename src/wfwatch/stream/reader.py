@@ -224,6 +224,14 @@ class StreamReader:
         except (RPCError, WorkflowQueryFailedError) as err:
             raise self._explain(err) from err
 
+    async def closed_status(self) -> str | None:
+        """The status the workflow closed with (``"failed"``, ...), or ``None`` while it runs.
+
+        ``wfwatch tail --no-follow`` asks first: a closed stream is read to its
+        end (and says how it ended), a running one only to its current head.
+        """
+        return _CLOSED.get(await self._status())
+
     def __aiter__(self) -> AsyncIterator[ReadResult]:
         return self._iterate()
 
