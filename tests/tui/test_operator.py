@@ -19,8 +19,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from textual.widgets import Input
 
+from wfwatch import export
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
+from wfwatch.stream.reader import read_all
 from wfwatch.text import sanitize
 from wfwatch.tui.app import WfwatchApp
 from wfwatch.tui.screens.watch import WatchScreen
@@ -108,6 +110,16 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         await pilot.press("y")
         last = next(m.answer for m in reversed(pane.view.lanes[0].messages) if m.answer)
         assert app.clipboard == sanitize(last) and last
+        # Export: the same transcript `wfwatch export` writes, from what the pane received.
+        await pilot.press("w")
+        path = Path.cwd() / f"{session}-pane-1.md"
+        await wait_for(pilot, path.exists, timeout=10)
+        records, _, _ = await read_all(client, session)
+        expected = export.Transcript(
+            session, records=list(records), end="completed", next_offset=records[-1].offset + 1
+        )
+        assert path.read_text(encoding="utf-8") == export.render(expected, "markdown")
+        assert "search" in path.read_text(encoding="utf-8")  # the tool call is in it
 
 
 async def test_a_replay_shows_the_rate_the_model_produced_at(client: Client, task_queue: str, worker: Worker) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -12,6 +14,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Header, Input
 
+from wfwatch import export
 from wfwatch.hub import Join
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
@@ -275,6 +278,22 @@ class WatchScreen(Screen[None]):
         for pane in self.panes:
             pane.set_time_format(self.time_format)
         self.notify(f"times: {self.time_format}", timeout=2)
+
+    def action_export(self) -> None:
+        """w: the focused pane's transcript as ``wfwatch export`` writes it (markdown), into the current directory."""
+        pane = self._focused_pane()
+        if pane is None:
+            return
+        # A workflow id is untrusted: only safe characters reach the file name.
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.session_id).strip("._")[:80] or "session"
+        path = Path.cwd() / f"{name}-{pane.device_name}.md"
+        try:
+            path.write_text(export.render(pane.transcript(), "markdown"), encoding="utf-8")
+        except OSError as err:
+            self.notify(sanitize(f"could not write {path}: {err}"), severity="error", markup=False)
+            return
+        partial = "" if pane.transcript_is_whole else " (what this pane holds: join start (0) for the whole session)"
+        self.notify(sanitize(f"transcript written to {path}{partial}"), markup=False, timeout=6)
 
     def action_cancel_turn(self) -> None:
         dashboard(self).cancel_turn(self.session_id)

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from wfwatch.events import MAIN_LANE
+from wfwatch.export import Transcript
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
@@ -153,6 +154,8 @@ class Pane(Vertical):
         self.current_match: tuple[str, int, int] | None = None
         self._last_tokens = 0
         self._tokens_seen_at = 0.0
+        #: How the workflow closed, once this pane's stream ended.
+        self.end_status: str | None = None
         if memory is not None:
             self.join = memory.join
             self.reducer = memory.reducer
@@ -274,6 +277,7 @@ class Pane(Vertical):
                     if self._next_offset is not None and self._next_offset > result.next_offset:
                         self.stats.error = f"offset {self._next_offset} is beyond the head ({result.next_offset})"
                     self.stats.state = "ended"
+                    self.end_status = result.status
                     self._next_offset = result.next_offset
                     self.stats.head = max(self.stats.head, result.next_offset)
                     self.post_message(self.Ended(self, result.status))
@@ -545,6 +549,25 @@ class Pane(Vertical):
         # What the lane shows: escapes and invisible characters as placeholders, so a paste cannot run them.
         self.app.copy_to_clipboard(sanitize(text))
         self.notify(f"copied {len(text):,} characters", timeout=2)
+
+    # --- export ----------------------------------------------------------------------
+
+    def transcript(self) -> Transcript:
+        """What this pane's device received, as ``wfwatch export`` reads a session (gaps where they fell)."""
+        made = Transcript(self.session_id)
+        for row in self.records:
+            if isinstance(row, GapRow):
+                made.add_gap(row.start, row.end)
+            else:
+                made.records.append(row)
+        made.end = self.end_status
+        made.next_offset = self._next_offset if self._next_offset is not None else self.reducer.next_offset
+        return made
+
+    @property
+    def transcript_is_whole(self) -> bool:
+        """The pane holds the session from offset 0 and has dropped nothing: its export is the whole session."""
+        return self.reducer.view().first_offset in (0, None) and self._rows_seen == len(self.records)
 
     def _show_header(self) -> None:
         """Redraw the one-line header when its text changed (no layout: its size is fixed)."""
