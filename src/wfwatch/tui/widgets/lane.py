@@ -123,16 +123,31 @@ class _MessageLines:
     lines: list[str]
     kinds: bytes
 
-    #: The search the hits were found for, and the lines they were found in (recomputed when either changes).
-    searched: tuple[str, int] = ("", 0)
+    #: The search the hits were found for, the lines they were found in, and the hits.
+    searched: str = ""
+    searched_lines: list[str] | None = None
     hits: tuple[tuple[int, int], ...] = ()
 
     def search(self, query: str) -> tuple[tuple[int, int], ...]:
-        """``(line, column)`` of each case-insensitive match of ``query`` in this message's lines."""
-        key = (query, id(self.lines))
-        if self.searched != key:
-            self.searched = key
-            self.hits = tuple(find_all(self.lines, query))
+        """``(line, column)`` of each case-insensitive match of ``query`` in this message's lines.
+
+        A streaming message only grows at its end (the wrap is prefix-stable), so the
+        lines before the first one that changed keep their hits and only the rest is searched.
+        """
+        lines, old = self.lines, self.searched_lines
+        if old is lines and self.searched == query:
+            return self.hits
+        same = 0
+        if old is not None and self.searched == query:
+            limit = min(len(old), len(lines))
+            while same < limit and old[same] == lines[same]:
+                same += 1
+            kept = tuple(hit for hit in self.hits if hit[0] < same)
+        else:
+            kept = ()
+        fresh = find_all(lines[same:], query)
+        self.hits = kept + tuple((same + line, column) for line, column in fresh)
+        self.searched, self.searched_lines = query, lines
         return self.hits
 
     @classmethod
