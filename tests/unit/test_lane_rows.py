@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
@@ -16,7 +18,7 @@ CALL = ToolCallView(
 
 
 def test_a_tool_call_is_one_line_with_name_arguments_result_and_duration() -> None:
-    done = ToolCallView(**{**{f: getattr(CALL, f) for f in CALL.__slots__}, "result_ts": 100.12})  # type: ignore[arg-type]
+    done = replace(CALL, result_ts=100.12)
     (line,), _ = tool_lines(done, 200, expanded=False)
     assert line == '▸ lookup_order {"order_id":"A-1042"} → {"status":"shipped","eta":"tomorrow"} 120 ms'
     (narrow,), _ = tool_lines(done, 40, expanded=False)
