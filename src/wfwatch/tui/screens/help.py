@@ -32,7 +32,7 @@ OPERATOR = (
     "Search (/): type to find text in every lane of the focused pane, all it retains and not only what is "
     "on screen, case-insensitively, as it is displayed; it keeps finding while tokens stream. Enter keeps "
     "the search (n / N next / previous), Esc clears it; going to a match stops the lane following (End "
-    "resumes). Times (t): off, relative to the session's first event (+12.3s), or wall clock; events "
+    "resumes). Times (t): off, relative to the first timed event the pane holds (+12.3s), or wall clock; events "
     "without a time (another framework's stream) show none. Tool calls sit in their lane where they "
     "happened, one line each (e expands them). y copies the lane's latest message, w writes the pane's "
     "transcript (as wfwatch export does) to a markdown file in the current directory. The pane header's "
