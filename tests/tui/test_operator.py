@@ -195,3 +195,25 @@ async def test_a_stream_without_times_shows_no_times() -> None:
             assert main_lane(pane).shown_text == before
             assert "1970" not in str(pane.query_one(Timeline)._shown)
         assert screen.time_format == "absolute"
+
+
+async def test_n_and_shift_n_move_between_matches_across_lanes() -> None:
+    app = WfwatchApp(services=fixture_services(), open_session="demo-team")
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen, pane = await watching(pilot, app)
+        await wait_for(pilot, lambda: len(pane.view.lanes) == 4, timeout=20)
+        await pilot.pause(0.3)
+        await pilot.press("slash")
+        screen.query_one("#prompt", Input).value = "replay"
+        await wait_for(pilot, lambda: pane.current_match is not None)
+        await pilot.press("enter")
+        matches = pane.matches
+        assert len({lane for lane, _, _ in matches}) > 1, matches  # every lane is searched
+        assert pane.current_match == matches[0]
+        await pilot.press("n")
+        assert pane.current_match == matches[1]
+        await pilot.press("N")
+        await pilot.press("N")
+        assert pane.current_match == matches[-1], "wraps around"
+        lane = next(c for c in pane.query(LaneColumn) if c.lane_name == matches[-1][0])
+        assert lane.current_match == matches[-1][1:] and lane._hits_by_line
