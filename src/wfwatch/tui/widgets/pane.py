@@ -224,6 +224,8 @@ class Pane(Vertical):
             self._rate_window.clear()
             self._next_offset = None
             self.resumed_at = None
+            self.end_status = None
+            self.current_match = None
         resume_at = self._next_offset
         if resume_at is None and self.join.mode == "resume" and self.resume_point is not None:
             # Where the device was before this pane moved it, not where this pane has read to.
