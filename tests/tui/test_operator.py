@@ -217,3 +217,21 @@ async def test_n_and_shift_n_move_between_matches_across_lanes() -> None:
         assert pane.current_match == matches[-1], "wraps around"
         lane = next(c for c in pane.query(LaneColumn) if c.lane_name == matches[-1][0])
         assert lane.current_match == matches[-1][1:] and lane._hits_by_line
+
+
+async def test_search_at_80x24_finds_text_in_lanes_hidden_behind_tabs() -> None:
+    app = WfwatchApp(services=fixture_services(), open_session="demo-team")
+    async with app.run_test(size=(80, 24)) as pilot:
+        _, pane = await watching(pilot, app)
+        await wait_for(pilot, lambda: len(pane.view.lanes) == 4, timeout=20)
+        await pilot.pause(0.5)
+        assert pane.tab_mode and pane.lane_tab == "main"
+        pane.search("replay")
+        await wait_for(pilot, lambda: {"researcher", "writer"} <= {lane for lane, _, _ in pane.matches}, timeout=10)
+        while pane.current_match is not None and pane.current_match[0] == "main":
+            await pilot.press("n")
+        assert pane.current_match is not None
+        await pilot.pause(0.2)
+        assert pane.lane_tab == pane.current_match[0], "the match's lane is the shown tab"
+        shown = [c for c in pane.query(LaneColumn) if c.display]
+        assert [c.lane_name for c in shown] == [pane.current_match[0]]

@@ -288,6 +288,8 @@ class LaneColumn(ScrollView):
         self.time_format: TimeFormat = "off"
         self._origin = 0.0
         self.tools_expanded = False
+        #: The width to wrap at while hidden (a small terminal's tabs): the pane sets the shown lane's.
+        self.fallback_width = 0
         self._shown_as: tuple[TimeFormat, bool] = ("off", False)
         #: The search this lane highlights: its matches as ``(line, column)``, and the current one.
         self.search_query = ""
@@ -400,9 +402,10 @@ class LaneColumn(ScrollView):
             self._prompts = dict(prompts)
             self._prompt_lines.clear()
             self._chars = -1  # re-flatten below
-        width = self.scrollable_content_region.width
+        # A lane hidden behind a tab is wrapped at the width the shown one has, so a search finds its text too.
+        width = self.scrollable_content_region.width or self.fallback_width
         if width <= 0:
-            return  # hidden or not laid out yet: wrap when it has a size (on_resize)
+            return  # not laid out yet: wrap when it has a size (on_resize)
         chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
         shown_as = (self.time_format, self.tools_expanded)
         if (chars, lane.status, width, len(lane.messages), len(lane.gaps), lane.tools, shown_as) == (

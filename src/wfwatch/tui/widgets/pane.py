@@ -316,6 +316,8 @@ class Pane(Vertical):
         now = dashboard(self).services.monotonic()
         self._check_upstream(now)
         self._measure_rate(now)
+        if self.tab_mode and not self._dirty and self._hidden_lanes_unwrapped():
+            self._dirty = True
         if not self._dirty:
             self._show_header()
             return
@@ -361,6 +363,10 @@ class Pane(Vertical):
     def _show_lanes(self, view: SessionView) -> None:
         """One column per lane, in the view's lane order (the same on every device)."""
         prompts = {turn.turn: turn.user_message for turn in view.turns if turn.user_message}
+        shown_width = max(
+            (c.scrollable_content_region.width for c in self._lane_row.children if c.display and c.is_mounted),
+            default=0,
+        )
         for position, lane in enumerate(view.lanes):
             column = self._lanes.get(lane.name)
             if column is None:
@@ -374,6 +380,7 @@ class Pane(Vertical):
                 self._lane_row.move_child(column, before=position)
             column.time_format = self.time_format
             column.tools_expanded = self.tools_expanded
+            column.fallback_width = shown_width
             column.show(lane, prompts if lane.name == MAIN_LANE else None, view.first_ts)
             if self.search_query and column.search_query != self.search_query:
                 column.search(self.search_query)
@@ -418,6 +425,14 @@ class Pane(Vertical):
         self.tab_mode = tab_mode
         if tab_mode:
             self._show_tabs()
+            if self._hidden_lanes_unwrapped():
+                self._dirty = True
+
+    def _hidden_lanes_unwrapped(self) -> bool:
+        """Lanes hidden behind tabs wrap at the shown lane's width (so search finds their text): is it new?"""
+        lanes = [c for c in self._lane_row.children if isinstance(c, LaneColumn)]
+        shown_width = max((c.scrollable_content_region.width for c in lanes if c.display), default=0)
+        return bool(shown_width) and any(c.fallback_width != shown_width for c in lanes)
 
     def _show_tabs(self) -> None:
         """The tab strip: every lane by name, the shown one highlighted, others' unseen records counted."""
