@@ -88,7 +88,7 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         assert not re.search(r"▌t1-answer\s+\+", lane.shown_text)
         await pilot.press("t")
         await wait_for(pilot, lambda: re.search(r"▌t1-plan  \+\d", lane.shown_text) is not None)
-        assert screen.time_format == "relative"
+        assert str(screen.time_format) == "relative"
         await pilot.press("t")
         await wait_for(pilot, lambda: re.search(r"▌t1-plan  \d\d:\d\d:\d\d\.\d{3}", lane.shown_text) is not None)
         assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} ▸ search", lane.shown_text, re.M)
@@ -97,8 +97,11 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         await pilot.pause(0.3)
         raw = pane.query_one("RawLog").lines()  # type: ignore[attr-defined]
         assert all(re.match(r"\s*\d+ \d\d:\d\d:\d\d\.\d{3} ", line) for line in raw), raw[:3]
+        await pilot.press("v")  # back to the lanes
         await pilot.press("t")
-        await wait_for(pilot, lambda: "+" not in lane.shown_text.splitlines()[0])
+        assert str(screen.time_format) == "off"
+        await wait_for(pilot, lambda: re.search(r"▌t1-plan  \S", lane.shown_text) is None)
+        await wait_for(pilot, lambda: "@+" in str(pane.query_one(Timeline)._shown))  # steps start relative
         # The timeline: start, duration, time to first token, tokens and tokens/s per step.
         steps = str(pane.query_one(Timeline)._shown)
         answer_step = next(line for line in steps.splitlines() if "main/answer" in line)
@@ -107,6 +110,8 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         shown = header(pane)
         assert "ev/s" not in shown and re.search(r"\d+ tok/s", shown), shown
         assert f"turns 1  {pane.view.token_count:,} tok" in shown
+        # Each lane's border: its tokens, and the rate its newest message streamed at.
+        assert re.search(r"[\d,]+ tok · \d+ tok/s", str(lane.border_subtitle)), lane.border_subtitle
         # Copy: the lane's latest message, as displayed.
         await pilot.press("y")
         last = next(m.answer for m in reversed(pane.view.lanes[0].messages) if m.answer)

@@ -20,7 +20,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from wfwatch.reducer import GapView, LaneView, MessageView, ToolCallView
+from wfwatch.reducer import GapView, LaneView, MessageView, ToolCallView, rate
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.timefmt import TimeFormat, duration, stamp
 from wfwatch.tui.wrap import WrappedText
@@ -343,7 +343,9 @@ class LaneColumn(ScrollView):
         status = self._status
         lane = self._lane
         if lane is not None and lane.tokens:
-            per_second = lane.tokens_per_second
+            # The rate of the newest message: the lane's own rate would count the pauses between messages.
+            newest = lane.messages[-1] if lane.messages else None
+            per_second = rate(newest.tokens, newest.first_token_ts, newest.last_token_ts) if newest else None
             status += f" · {lane.tokens:,} tok" + (f" · {per_second:.0f} tok/s" if per_second else "")
         self.border_subtitle = f"{status} · +{self.unseen} new records (End follows)" if self.unseen else status
 
