@@ -35,7 +35,7 @@ def step_numbers(step: StepView, time_format: TimeFormat = "relative", origin: f
 
 def render_timeline(view: SessionView, max_steps: int = MAX_STEPS, time_format: TimeFormat = "relative") -> Text:
     """The newest ``max_steps`` steps (a short terminal shows fewer: lanes need the rows more)."""
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")  # one row per step, whatever the width
     for step in view.steps[-max_steps:]:
         icon, style = _ICON.get(step.status, ("?", ""))
         text.append(f"{icon} ", style=style)
@@ -48,7 +48,7 @@ def render_timeline(view: SessionView, max_steps: int = MAX_STEPS, time_format: 
 
 class Timeline(Static):
     DEFAULT_CSS = """
-    Timeline { height: auto; max-height: 8; border: round $panel; padding: 0 1; }
+    Timeline { height: auto; max-height: 8; border: round $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, content: str = "", *, markup: bool = False) -> None:
