@@ -240,3 +240,19 @@ async def test_search_at_80x24_finds_text_in_lanes_hidden_behind_tabs() -> None:
         assert pane.lane_tab == pane.current_match[0], "the match's lane is the shown tab"
         shown = [c for c in pane.query(LaneColumn) if c.display]
         assert [c.lane_name for c in shown] == [pane.current_match[0]]
+
+
+async def test_each_step_keeps_one_row_in_a_narrow_pane() -> None:
+    """A step's numbers (start, duration, TTFT, tokens, tokens/s) are cut at the edge, never wrapped."""
+    app = WfwatchApp(services=fixture_services(), open_session="demo-team")
+    async with app.run_test(size=(100, 45)) as pilot:
+        screen, pane = await watching(pilot, app)
+        await wait_for(pilot, lambda: len(pane.view.lanes) == 4, timeout=20)
+        for _ in range(3):
+            await pilot.press("a")
+        await wait_for(pilot, lambda: len(screen.panes) == 4 and all(len(p.view.steps) == 4 for p in screen.panes))
+        await pilot.pause(0.5)
+        for each in screen.panes:
+            timeline = each.query_one(Timeline)
+            assert timeline.region.width < 30
+            assert timeline.region.height == len(each.view.steps) + 2, timeline.region
