@@ -1,6 +1,10 @@
 """Dashboard under load: 4 panes, each fed 2,000 tokens/s.
 
-    uv run python benchmarks/tui_load.py [--seconds 10] [--panes 4] [--rate 2000]
+    uv run python benchmarks/tui_load.py [--seconds 10] [--panes 4] [--rate 2000] [--operator]
+
+``--operator`` turns on what an operator adds (issue 14): tokens carry times
+and every pane shows them (wall clock), a tool call and its result every 1,000
+records sit in the lanes, and every pane has a search active.
 
 Each pane is a device fed by an in-process generator (no Temporal: this
 measures the TUI alone — buffering, reducer, redraw). Reports, per second:
@@ -47,8 +51,9 @@ TICK = 0.05
 class Feed:
     """Produces TokenDelta records at ``rate`` per second, in 50 ms batches."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, operator: bool = False) -> None:
         self.rate = rate
+        self.operator = operator
         #: device name -> offsets produced for it so far
         self.produced: dict[str, int] = {}
 
@@ -57,15 +62,20 @@ class Feed:
         offset = 0
         while True:
             due = int((time.monotonic() - start) * self.rate)
-            batch = [
-                events.Record(o, events.TokenDelta(message_id=f"m{o // 5000}", text=f" tok{o}", lane="main", turn=1))
-                for o in range(offset, due)
-            ]
+            now = time.time() if self.operator else 0.0
+            batch = [events.Record(o, self._item(o, now)) for o in range(offset, due)]
             if batch:
                 offset = due
                 self.produced[name] = offset
                 yield DeviceRecords(batch, offset, offset)
             await asyncio.sleep(TICK)
+
+    def _item(self, offset: int, ts: float) -> events.Event:
+        if self.operator and offset % 1000 == 500:
+            return events.ToolCall(call_id=f"c{offset}", name="lookup_order", arguments='{"order_id":"A-1042"}', ts=ts)
+        if self.operator and offset % 1000 == 501:
+            return events.ToolResult(call_id=f"c{offset - 1}", result='{"status":"shipped"}', ts=ts + 0.12)
+        return events.TokenDelta(message_id=f"m{offset // 5000}", text=f" tok{offset}", lane="main", turn=1, ts=ts)
 
 
 def cpu_seconds() -> float:
@@ -98,8 +108,10 @@ async def key_latency_ms(app: WfwatchApp, key_name: str, done: Callable[[], bool
     return (time.perf_counter() - t0) * 1000
 
 
-async def run_tui(seconds: float, panes: int, rate: float, *, tune_gc: bool = True) -> dict[str, float]:
-    feed = Feed(rate)
+async def run_tui(
+    seconds: float, panes: int, rate: float, *, tune_gc: bool = True, operator: bool = False
+) -> dict[str, float]:
+    feed = Feed(rate, operator)
 
     async def _list(query: str) -> list:  # type: ignore[type-arg]
         return []
@@ -121,6 +133,11 @@ async def run_tui(seconds: float, panes: int, rate: float, *, tune_gc: bool = Tr
         for _ in range(panes - 1):
             await pilot.press("a")
         screen.panes[0].focus()
+        if operator:
+            screen.action_cycle_time()
+            screen.action_cycle_time()  # wall clock: the widest stamp
+            for each in screen.panes:
+                each.search("tok42")
         cpu0, wall0 = cpu_seconds(), time.monotonic()
         for _second in range(int(seconds)):
             for number in (2, 1, 2, 1):  # move the focus between two panes
@@ -172,19 +189,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--panes", type=int, default=4)
     parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--operator", action="store_true", help="times shown, tool rows, a search in every pane")
     args = parser.parse_args()
     os.environ.setdefault("WFWATCH_HOME", tempfile.mkdtemp(prefix="wfwatch-bench-"))
     # The default collector first: settling it (gc.freeze) cannot be undone for a fair second run.
-    plain = asyncio.run(run_tui(args.seconds, args.panes, args.rate, tune_gc=False))
+    plain = asyncio.run(run_tui(args.seconds, args.panes, args.rate, tune_gc=False, operator=args.operator))
     gc.unfreeze()
     gc.collect()
-    tuned = asyncio.run(run_tui(args.seconds, args.panes, args.rate, tune_gc=True))
+    tuned = asyncio.run(run_tui(args.seconds, args.panes, args.rate, tune_gc=True, operator=args.operator))
     base = run_baseline(args.seconds, args.panes, args.rate)
 
     def ok(flag: bool) -> str:
         return "✓" if flag else "✗"
 
-    print(f"\nDashboard under load: {args.panes} panes × {args.rate:.0f} tokens/s, {tuned['seconds']:.1f} s a run")
+    mode = " (operator: times, tool rows, search)" if args.operator else ""
+    print(
+        f"\nDashboard under load: {args.panes} panes × {args.rate:.0f} tokens/s, {tuned['seconds']:.1f} s a run{mode}"
+    )
     print(f"{'measure':<34}{'default gc':>12}{'as shipped':>12}  goal (as shipped)")
 
     def row(name: str, key: str, fmt: str, goal: str = "") -> None:

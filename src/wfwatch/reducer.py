@@ -16,8 +16,9 @@ message; the superseded attempts remain available (marked) for a raw view.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wfwatch.events import (
     MAIN_LANE,
@@ -57,6 +58,12 @@ class MessageView:
     reasoning: str
     finished: bool
     superseded_attempts: tuple[int, ...] = ()
+    #: Publisher clock (Unix seconds) of the attempt's first record; 0 when the stream carries no times.
+    started_ts: float = 0.0
+    #: Tokens of this attempt, and the publisher times of its first and last one (0 when unknown).
+    tokens: int = 0
+    first_token_ts: float = 0.0
+    last_token_ts: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +77,27 @@ class StepView:
     started_ts: float
     duration_ms: float | None = None
     reason: str = ""
+    #: Tokens the step's messages streamed (every attempt), with the first and last one's publisher time.
+    tokens: int = 0
+    first_token_ts: float = 0.0
+    last_token_ts: float = 0.0
+
+    @property
+    def ttft_ms(self) -> float | None:
+        """Time to first token: the first token's time minus the step's start (None without times)."""
+        if self.started_ts > 0 and self.first_token_ts > 0:
+            return max(0.0, (self.first_token_ts - self.started_ts) * 1000)
+        return None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return rate(self.tokens, self.first_token_ts, self.last_token_ts)
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCallView:
+    """A tool call and its result, placed in its lane: ``after`` messages of the lane came before it."""
+
     call_id: str
     lane: str
     turn: int
@@ -81,6 +105,25 @@ class ToolCallView:
     arguments: str
     result: str | None = None
     ok: bool | None = None
+    #: Offset of the call (of the result, when the device joined after the call).
+    offset: int = 0
+    after: int = 0
+    ts: float = 0.0
+    result_ts: float = 0.0
+
+    @property
+    def duration_ms(self) -> float | None:
+        """Call to result by the publisher's clock; None while running or without times."""
+        if self.ts > 0 and self.result_ts > 0:
+            return max(0.0, (self.result_ts - self.ts) * 1000)
+        return None
+
+
+def rate(tokens: int, first_ts: float, last_ts: float) -> float | None:
+    """Tokens per second by the publisher's clock: what the model produced at, not what arrived when."""
+    if tokens < 2 or first_ts <= 0 or last_ts <= first_ts:
+        return None
+    return (tokens - 1) / (last_ts - first_ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +152,15 @@ class LaneView:
     #: Records folded into this lane's messages: what "+N new records" counts.
     records: int = 0
     gaps: tuple[GapView, ...] = ()
+    tools: tuple[ToolCallView, ...] = ()
+    #: Tokens streamed into this lane (every attempt), first and last publisher time.
+    tokens: int = 0
+    first_token_ts: float = 0.0
+    last_token_ts: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return rate(self.tokens, self.first_token_ts, self.last_token_ts)
 
     @property
     def text(self) -> str:
@@ -153,6 +205,12 @@ class SessionView:
     odd_items: tuple[OddItem, ...]
     #: ``(topic, schema)`` of each topic written in another framework's schema (``wfwatch.schemas``).
     schemas: tuple[tuple[str, str], ...] = ()
+    #: Superseded attempts: LLM calls that were retried.
+    retries: int = 0
+    #: Publisher time of the first record that carried one (0: none did), what relative times count from.
+    first_ts: float = 0.0
+    #: Model tokens/s over the newest tokens that carry times (None when they carry none).
+    token_rate: float | None = None
 
     def lane(self, name: str) -> LaneView | None:
         return next((lane for lane in self.lanes if lane.name == name), None)
@@ -180,6 +238,10 @@ class _Attempt:
     answer: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     finished: bool = False
+    started_ts: float = 0.0
+    tokens: int = 0
+    first_token_ts: float = 0.0
+    last_token_ts: float = 0.0
 
 
 @dataclass(slots=True)
@@ -191,12 +253,6 @@ class _Message:
     #: The last view built; a device asks for the view every flush, and most
     #: messages of a long session have stopped changing.
     shown: MessageView | None = None
-
-    def attempt(self, number: int) -> _Attempt:
-        found = self.attempts.get(number)
-        if found is None:
-            found = self.attempts[number] = _Attempt()
-        return found
 
     def view(self) -> MessageView:
         if self.shown is not None:
@@ -212,6 +268,10 @@ class _Message:
             reasoning="".join(current.reasoning),
             finished=current.finished,
             superseded_attempts=tuple(sorted(a for a in self.attempts if a != latest)),
+            started_ts=current.started_ts,
+            tokens=current.tokens,
+            first_token_ts=current.first_token_ts,
+            last_token_ts=current.last_token_ts,
         )
         return self.shown
 
@@ -227,6 +287,30 @@ class _Lane:
     message_ids: list[str] = field(default_factory=list)
     records: int = 0
     gaps: list[GapView] = field(default_factory=list)
+    tool_ids: list[str] = field(default_factory=list)
+    tokens: _Tokens = field(default_factory=lambda: _Tokens())
+    #: The step this lane's tokens count towards when their message names none.
+    running_step: str = ""
+
+
+@dataclass(slots=True)
+class _Tokens:
+    """A token count with the publisher times of the first and last token that had one."""
+
+    count: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+
+    def add(self, ts: float) -> None:
+        self.count += 1
+        if ts > 0:
+            if not self.first_ts:
+                self.first_ts = ts
+            self.last_ts = max(self.last_ts, ts)
+
+
+#: Tokens the session's rate is measured over (the newest ones that carry a time).
+RATE_WINDOW = 200
 
 
 class Reducer:
@@ -257,11 +341,34 @@ class Reducer:
         self._odd: list[OddItem] = []
         #: A gap before any record still moves the device on: older offsets are not applied.
         self._gapped = False
+        self._retries = 0
+        self._first_ts = 0.0
+        self._step_of_message: dict[str, str] = {}
+        self._step_tokens: dict[str, _Tokens] = {}
+        self._token_times: deque[float] = deque(maxlen=RATE_WINDOW)
 
     @property
     def next_offset(self) -> int:
         """The offset after the last applied record (where to resume)."""
         return self._next_offset
+
+    @property
+    def token_count(self) -> int:
+        return self._tokens
+
+    @property
+    def token_rate(self) -> float | None:
+        """Model tokens/s over the newest timed tokens (what :attr:`SessionView.token_rate` says), without a view."""
+        times = self._token_times
+        return rate(len(times), min(times), max(times)) if times else None
+
+    @property
+    def turn_count(self) -> int:
+        return len(self._turns)
+
+    @property
+    def retries(self) -> int:
+        return self._retries
 
     @property
     def translator(self) -> Translator:
@@ -306,16 +413,32 @@ class Reducer:
         return record
 
     def _apply_item(self, item: Decoded, offset: int) -> None:
+        ts = getattr(item, "ts", 0.0)
+        if ts and not self._first_ts:
+            self._first_ts = ts
         if isinstance(item, TokenDelta):
             self._tokens += 1
             message = self._message(item.message_id, item.lane, item.turn, offset)
-            attempt = message.attempt(item.attempt)
+            attempt = self._attempt(message, item.attempt, ts)
             (attempt.reasoning if item.channel == "reasoning" else attempt.answer).append(item.text)
+            attempt.tokens += 1
+            if ts > 0:
+                if not attempt.first_token_ts:
+                    attempt.first_token_ts = ts
+                attempt.last_token_ts = max(attempt.last_token_ts, ts)
+                self._token_times.append(ts)
+            lane = self._lanes[message.lane]
+            lane.tokens.add(ts)
+            counted = self._step_of_message.get(item.message_id) or lane.running_step
+            if counted:
+                self._step_tokens.setdefault(counted, _Tokens()).add(ts)
         elif isinstance(item, AttemptStarted):
-            self._message(item.message_id, item.lane, item.turn, offset).attempt(item.attempt)
+            self._attempt(self._message(item.message_id, item.lane, item.turn, offset), item.attempt, ts)
+            if item.step_id:
+                self._step_of_message[item.message_id] = item.step_id
         elif isinstance(item, MessageFinished):
             message = self._message(item.message_id, item.lane, item.turn, offset)
-            message.attempt(item.attempt).finished = True
+            self._attempt(message, item.attempt, ts).finished = True
         elif isinstance(item, StepStarted):
             self._lane(item.lane, offset)
             self._steps[item.step_id] = StepView(
@@ -327,8 +450,11 @@ class Reducer:
                 started_offset=offset,
                 started_ts=item.ts,
             )
+            self._lane(item.lane, offset).running_step = item.step_id
         elif isinstance(item, StepFinished):
-            self._lane(item.lane, offset)
+            lane = self._lane(item.lane, offset)
+            if lane.running_step == item.step_id:
+                lane.running_step = ""
             step = self._steps.get(item.step_id)
             if step is None:  # joined after the start: name it from its id ("t3-plan" → "plan")
                 name = item.step_id.split("-", 1)[1] if item.step_id.startswith(f"t{item.turn}-") else item.step_id
@@ -345,14 +471,30 @@ class Reducer:
                 reason=item.reason,
             )
         elif isinstance(item, ToolCall):
-            self._lane(item.lane, offset)
-            self._tools[item.call_id] = ToolCallView(item.call_id, item.lane, item.turn, item.name, item.arguments)
-        elif isinstance(item, ToolResult):
-            self._lane(item.lane, offset)
-            call = self._tools.get(item.call_id) or ToolCallView(item.call_id, item.lane, item.turn, "?", "")
+            lane = self._lane(item.lane, offset)
+            if item.call_id not in self._tools:
+                lane.tool_ids.append(item.call_id)
             self._tools[item.call_id] = ToolCallView(
-                call.call_id, call.lane, call.turn, call.name, call.arguments, item.result, item.ok
+                item.call_id,
+                item.lane,
+                item.turn,
+                item.name,
+                item.arguments,
+                offset=offset,
+                after=len(lane.message_ids),
+                ts=item.ts,
             )
+        elif isinstance(item, ToolResult):
+            call = self._tools.get(item.call_id)
+            if call is None:  # joined after the call: the result stands where it arrived
+                lane = self._lane(item.lane, offset)
+                lane.tool_ids.append(item.call_id)
+                call = ToolCallView(
+                    item.call_id, item.lane, item.turn, "?", "", offset=offset, after=len(lane.message_ids)
+                )
+            else:
+                self._lane(item.lane, offset)
+            self._tools[item.call_id] = replace(call, result=item.result, ok=item.ok, result_ts=item.ts)
         elif isinstance(item, TurnStarted):
             self._turns[item.turn] = TurnView(item.turn, item.user_message, "running", offset)
         elif isinstance(item, TurnFinished):
@@ -390,6 +532,17 @@ class Reducer:
             index = 0 if name == MAIN_LANE else 1_000_000 + offset
             lane = self._lanes[name] = _Lane(name=name, index=index, first_seen=offset)
         return lane
+
+    def _attempt(self, message: _Message, number: int, ts: float) -> _Attempt:
+        """The message's attempt ``number``; a new attempt of a message that had one is a retry."""
+        found = message.attempts.get(number)
+        if found is None:
+            if message.attempts:
+                self._retries += 1
+            found = message.attempts[number] = _Attempt(started_ts=ts)
+        elif not found.started_ts and ts:
+            found.started_ts = ts
+        return found
 
     def _message(self, message_id: str, lane: str, turn: int, offset: int) -> _Message:
         """The message a record is about to change (so its cached view is dropped)."""
@@ -430,15 +583,28 @@ class Reducer:
                     reason=lane.reason,
                     records=lane.records,
                     gaps=tuple(lane.gaps),
+                    tools=tuple(self._tools[c] for c in lane.tool_ids),
+                    tokens=lane.tokens.count,
+                    first_token_ts=lane.tokens.first_ts,
+                    last_token_ts=lane.tokens.last_ts,
                 )
                 for lane in lanes
             ),
-            steps=tuple(sorted(self._steps.values(), key=lambda s: s.started_offset)),
+            steps=tuple(sorted((self._step_view(s) for s in self._steps.values()), key=lambda s: s.started_offset)),
             tool_calls=tuple(self._tools.values()),
             errors=tuple(self._errors),
             odd_items=tuple(self._odd),
             schemas=tuple(self._translator.schemas.items()),
+            retries=self._retries,
+            first_ts=self._first_ts,
+            token_rate=self.token_rate,
         )
+
+    def _step_view(self, step: StepView) -> StepView:
+        tokens = self._step_tokens.get(step.step_id)
+        if tokens is None or tokens.count == step.tokens:
+            return step
+        return replace(step, tokens=tokens.count, first_token_ts=tokens.first_ts, last_token_ts=tokens.last_ts)
 
 
 def reduce(records: Iterable[Record]) -> SessionView:

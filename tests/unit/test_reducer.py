@@ -290,8 +290,10 @@ def test_a_retry_in_progress_shows_the_new_attempt_only() -> None:
         reasoning="",
         finished=False,
         superseded_attempts=(1,),
+        tokens=1,
     )
     assert view.text == "The ans"
+    assert view.retries == 1
     assert view.errors == ("@2 main/m#1: connection reset",)
     # A late token from the superseded attempt does not leak into the view.
     late = view_of(records_from([*events, TokenDelta(message_id="m", text="!!", attempt=1)]))
@@ -357,15 +359,58 @@ def test_tool_call_then_result() -> None:
         )
     )
     assert view.tool_calls == (
-        ToolCallView("c1", "sub-1", 1, "grep", '{"q": "x"}', "no match", False),
-        ToolCallView("c2", MAIN_LANE, 0, "ls", "", None, None),
+        ToolCallView("c1", "sub-1", 1, "grep", '{"q": "x"}', "no match", False, offset=0),
+        ToolCallView("c2", MAIN_LANE, 0, "ls", "", None, None, offset=1),
     )
+    assert view.lane("sub-1").tools == (view.tool_calls[0],)  # type: ignore[union-attr]
     assert [lane.name for lane in view.lanes] == [MAIN_LANE, "sub-1"]
 
 
 def test_tool_result_without_call() -> None:
     view = view_of(records_from([ToolResult(call_id="c7", result="ok")]))
     assert view.tool_calls == (ToolCallView("c7", MAIN_LANE, 0, "?", "", "ok", True),)
+    assert view.lanes[0].tools == view.tool_calls
+
+
+def test_tool_calls_stand_between_the_messages_they_came_between_with_their_duration() -> None:
+    view = view_of(
+        records_from(
+            [
+                TokenDelta(message_id="m1", text="let me look", ts=100.0),
+                ToolCall(call_id="c1", name="lookup_order", arguments='{"order_id":"A-1042"}', ts=100.5),
+                ToolResult(call_id="c1", result='{"status":"shipped"}', ts=100.62),
+                TokenDelta(message_id="m2", text="it shipped", ts=101.0),
+            ]
+        )
+    )
+    (call,) = view.lanes[0].tools
+    assert (call.offset, call.after) == (1, 1)  # after m1, before m2
+    assert call.duration_ms is not None and abs(call.duration_ms - 120) < 1e-6
+    assert ToolCallView("c", MAIN_LANE, 0, "x", "").duration_ms is None  # no times: no duration
+
+
+def test_step_times_tokens_and_ttft() -> None:
+    view = view_of(
+        records_from(
+            [
+                StepStarted(step_id="t1-plan", name="plan", turn=1, ts=1000.0),
+                AttemptStarted(message_id="t1-plan", step_id="t1-plan", turn=1, ts=1000.1),
+                *[TokenDelta(message_id="t1-plan", text=f" w{i}", turn=1, ts=1000.4 + i * 0.1) for i in range(11)],
+                StepFinished(step_id="t1-plan", turn=1, duration_ms=1600, ts=1001.6),
+                StepStarted(step_id="t1-answer", name="answer", turn=1),  # a framework's step: no times
+                TokenDelta(message_id="t1-answer", text="x", turn=1),
+            ]
+        )
+    )
+    plan, answer = view.steps
+    assert plan.tokens == 11 and plan.ttft_ms is not None and abs(plan.ttft_ms - 400) < 1e-6
+    assert plan.tokens_per_second is not None and abs(plan.tokens_per_second - 10) < 1e-6
+    assert answer.tokens == 1 and answer.ttft_ms is None and answer.tokens_per_second is None
+    lane = view.lanes[0]
+    assert lane.tokens == 12 and lane.tokens_per_second is not None
+    assert view.first_ts == 1000.0
+    assert view.token_rate is not None and abs(view.token_rate - 10) < 1e-6
+    assert view.lanes[0].messages[0].started_ts == 1000.1
 
 
 def test_turns() -> None:

@@ -28,6 +28,17 @@ SCROLLING = (
     "from following. On a small terminal the lanes of a pane become tabs: [ and ] switch them."
 )
 
+OPERATOR = (
+    "Search (/): type to find text in every lane of the focused pane, all it retains and not only what is "
+    "on screen, case-insensitively, as it is displayed; it keeps finding while tokens stream. Enter keeps "
+    "the search (n / N next / previous), Esc clears it; going to a match stops the lane following (End "
+    "resumes). Times (t): off, relative to the first timed event the pane holds (+12.3s), or wall clock; events "
+    "without a time (another framework's stream) show none. Tool calls sit in their lane where they "
+    "happened, one line each (e expands them). y copies the lane's latest message, w writes the pane's "
+    "transcript (as wfwatch export does) to a markdown file in the current directory. The pane header's "
+    "rate is model tokens/s, measured from the tokens' own times where they carry them."
+)
+
 
 def key_names(binding: Binding, display: Callable[[Binding], str]) -> str:
     """A binding's keys as a user types them (``/``, ``?``, ``esc``), not Textual's names (``slash``)."""
@@ -68,6 +79,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(bindings_table("Watch", WatchScreen, display))
             yield Static(bindings_table("A focused pane", Pane, display))
             yield Static(SCROLLING, markup=False)
+            yield Static(OPERATOR, markup=False)
             yield Static("Everywhere: ? help · ^p command palette · q quit", markup=False)
 
     async def action_dismiss(self, result: None = None) -> None:

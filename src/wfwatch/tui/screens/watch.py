@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -12,10 +14,12 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Header, Input
 
+from wfwatch import export
 from wfwatch.hub import Join
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
 from wfwatch.tui.host import dashboard
+from wfwatch.tui.timefmt import TimeFormat, next_format
 from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.footer import StableFooter
 from wfwatch.tui.widgets.pane import Pane, PaneMemory
@@ -56,6 +60,9 @@ class WatchScreen(Screen[None]):
         Binding("p", "toggle_devices", "Devices", id="watch.toggle_devices"),
         Binding("s", "send", "Send message", id="watch.send"),
         Binding("c", "cancel_turn", "Cancel turn", id="watch.cancel_turn"),
+        Binding("slash", "search", "Search", id="watch.search"),
+        Binding("t", "cycle_time", "Times", id="watch.cycle_time"),
+        Binding("w", "export", "Write transcript", show=False, id="watch.export"),
         Binding("escape", "leave", "Sessions", id="watch.back"),
         Binding("question_mark", "app.help", "Help", id="watch.help"),
         *[
@@ -80,6 +87,8 @@ class WatchScreen(Screen[None]):
         #: The pane that had the focus when a prompt opened: it gets it back when the prompt closes.
         self._prompt_return: Pane | None = None
         self._layout = layout
+        #: How every pane shows event times (``t`` cycles off / relative / absolute).
+        self.time_format: TimeFormat = "off"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,7 +97,17 @@ class WatchScreen(Screen[None]):
         yield DevicesPanel(self.session_id, services.device_table, services.upstream, services.now)
         yield Input(id="prompt")
         # On a narrow terminal these stay out of the footer (help and the palette list them).
-        yield StableFooter(optional=("toggle_raw", "toggle_connection", "quit", "app.quit", "cancel_turn"))
+        yield StableFooter(
+            optional=(
+                "toggle_raw",
+                "toggle_connection",
+                "quit",
+                "app.quit",
+                "cancel_turn",
+                "cycle_time",
+                "toggle_devices",
+            )
+        )
 
     def on_mount(self) -> None:
         self.title = one_line(self.session_id)  # a workflow id: no escapes, no bidi, one line
@@ -147,6 +166,7 @@ class WatchScreen(Screen[None]):
             self._device_count += 1
             name = f"pane-{self._device_count}"
         pane = Pane(self.session_id, name, join, self._open_device, memory)
+        pane.time_format = self.time_format
         self.query_one("#panes").mount(pane)
         return pane
 
@@ -238,6 +258,43 @@ class WatchScreen(Screen[None]):
     def action_join(self) -> None:
         self._open_prompt("join", "join the focused pane at: start | live | offset N | turn N | resume")
 
+    def action_search(self) -> None:
+        """/: search the focused pane's lanes as you type (Enter keeps it: n / N move; Esc clears it)."""
+        self._open_prompt("search", "search the focused pane (Enter keeps it: n / N next / previous; Esc clears)")
+        pane = self._prompt_return
+        if pane is not None and pane.search_query:
+            self.query_one("#prompt", Input).value = pane.search_query
+
+    @on(Input.Changed, "#prompt")
+    def _prompt_changed(self, event: Input.Changed) -> None:
+        if self._prompt_purpose == "search" and event.input.display:
+            pane = self._prompt_return or self._focused_pane()
+            if pane is not None and pane.search_query != event.value:
+                pane.search(event.value)
+
+    def action_cycle_time(self) -> None:
+        """t: event times in every pane off, relative to the session's start, or wall clock."""
+        self.time_format = next_format(self.time_format)
+        for pane in self.panes:
+            pane.set_time_format(self.time_format)
+        self.notify(f"times: {self.time_format}", timeout=2)
+
+    def action_export(self) -> None:
+        """w: the focused pane's transcript as ``wfwatch export`` writes it (markdown), into the current directory."""
+        pane = self._focused_pane()
+        if pane is None:
+            return
+        # A workflow id is untrusted: only safe characters reach the file name.
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.session_id).strip("._")[:80] or "session"
+        path = Path.cwd() / f"{name}-{pane.device_name}.md"
+        try:
+            path.write_text(export.render(pane.transcript(), "markdown"), encoding="utf-8")
+        except OSError as err:
+            self.notify(sanitize(f"could not write {path}: {err}"), severity="error", markup=False)
+            return
+        partial = "" if pane.transcript_is_whole else " (what this pane holds: join start (0) for the whole session)"
+        self.notify(sanitize(f"transcript written to {path}{partial}"), markup=False, timeout=6)
+
     def action_cancel_turn(self) -> None:
         dashboard(self).cancel_turn(self.session_id)
 
@@ -245,7 +302,9 @@ class WatchScreen(Screen[None]):
         box = self.query_one("#prompt", Input)
         if event.key == "escape" and box.has_focus:
             box.display = False
-            self._return_focus()
+            pane = self._return_focus()
+            if self._prompt_purpose == "search" and pane is not None:
+                pane.search("")
             event.stop()
 
     def _return_focus(self) -> Pane | None:
@@ -264,6 +323,8 @@ class WatchScreen(Screen[None]):
         event.input.value = ""
         event.input.display = False
         pane = self._return_focus()
+        if self._prompt_purpose == "search":
+            return  # the search stays: n / N move between its matches
         if not text:
             return
         if self._prompt_purpose == "message":

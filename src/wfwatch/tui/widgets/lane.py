@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -19,27 +20,71 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from wfwatch.reducer import GapView, LaneView, MessageView
+from wfwatch.reducer import GapView, LaneView, MessageView, ToolCallView, rate
 from wfwatch.text import one_line, sanitize
+from wfwatch.tui.timefmt import TimeFormat, duration, stamp
 from wfwatch.tui.wrap import WrappedText
 
 #: Lines a lane keeps drawable; older ones are summarised in one line at the top.
 MAX_LINES = 20_000
 
-HEADER, REASONING, ANSWER, NOTE, PROMPT = range(5)
+HEADER, REASONING, ANSWER, NOTE, PROMPT, TOOL, TOOL_FAILED = range(7)
 #: Line kind -> style. Lines are kept as plain strings plus one byte of kind
 #: each: a long lane holds tens of thousands of lines, and tuples of
 #: (text, style) made the collector's full passes walk every one of them.
-STYLES = (Style(bold=True), Style(italic=True, dim=True), Style(), Style(dim=True), Style(bold=True, color="cyan"))
+STYLES = (
+    Style(bold=True),
+    Style(italic=True, dim=True),
+    Style(),
+    Style(dim=True),
+    Style(bold=True, color="cyan"),
+    Style(color="yellow"),
+    Style(color="red"),
+)
+_MATCH = Style(reverse=True)
+_CURRENT_MATCH = Style(reverse=True, bold=True, color="yellow")
 
 
-def _header(message: MessageView) -> str:
+def _header(message: MessageView, when: str = "") -> str:
     retry = (
         f" (attempt {message.attempt}; superseded {list(message.superseded_attempts)})"
         if message.superseded_attempts
         else ""
     )
-    return f"▌{one_line(message.message_id)}{retry}"
+    return f"▌{one_line(message.message_id)}{retry}" + (f"  {when}" if when else "")
+
+
+def _fit(text: str, cells: int) -> str:
+    """``text`` cut to ``cells`` cells, an ellipsis marking the cut."""
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, max(0, cells - 1)) + "…" if cells > 0 else ""
+
+
+def tool_lines(tool: ToolCallView, width: int, expanded: bool, when: str = "") -> tuple[list[str], int]:
+    """A tool call as lines: one (name, arguments, result, duration) collapsed, else all of it wrapped."""
+    failed = tool.ok is False
+    kind = TOOL_FAILED if failed else TOOL
+    took = tool.duration_ms
+    tail = f" {duration(took)}" if took is not None else (" running…" if tool.result is None else "")
+    prefix = f"{when} " if when else ""
+    name = one_line(tool.name)
+    if not expanded:
+        head = f"{prefix}▸ {name} "
+        arguments = one_line(tool.arguments)
+        result = "…" if tool.result is None else one_line(tool.result)
+        arrow = " ✘ " if failed else " → "
+        room = max(0, width - cell_len(head) - cell_len(tail) - cell_len(arrow))
+        args_room = min(cell_len(arguments), max(room // 2, room - cell_len(result)))
+        line = head + _fit(arguments, args_room) + arrow + _fit(result, room - min(cell_len(arguments), args_room))
+        return [_fit(line + tail, width)], kind
+    lines = [_fit(f"{prefix}▾ {name}{tail}", width)]
+    for label, text in (("args ", tool.arguments), ("✘ " if failed else "→ ", tool.result)):
+        if text is None:
+            continue
+        wrapped = WrappedText.of(_plain(text), max(1, width - 2 - len(label))).lines or [""]
+        lines += [f"  {label if n == 0 else ' ' * len(label)}{line}" for n, line in enumerate(wrapped)]
+    return lines, kind
 
 
 def _plain(text: str) -> str:
@@ -78,8 +123,35 @@ class _MessageLines:
     lines: list[str]
     kinds: bytes
 
+    #: The search the hits were found for, the lines they were found in, and the hits.
+    searched: str = ""
+    searched_lines: list[str] | None = None
+    hits: tuple[tuple[int, int], ...] = ()
+
+    def search(self, query: str) -> tuple[tuple[int, int], ...]:
+        """``(line, column)`` of each case-insensitive match of ``query`` in this message's lines.
+
+        A streaming message only grows at its end (the wrap is prefix-stable), so the
+        lines before the first one that changed keep their hits and only the rest is searched.
+        """
+        lines, old = self.lines, self.searched_lines
+        if old is lines and self.searched == query:
+            return self.hits
+        same = 0
+        if old is not None and self.searched == query:
+            limit = min(len(old), len(lines))
+            while same < limit and old[same] == lines[same]:
+                same += 1
+            kept = tuple(hit for hit in self.hits if hit[0] < same)
+        else:
+            kept = ()
+        fresh = find_all(lines[same:], query)
+        self.hits = kept + tuple((same + line, column) for line, column in fresh)
+        self.searched, self.searched_lines = query, lines
+        return self.hits
+
     @classmethod
-    def new(cls, message: MessageView, width: int) -> _MessageLines:
+    def new(cls, message: MessageView, width: int, when: str = "") -> _MessageLines:
         made = cls(
             message.attempt,
             _Block(HEADER, WrappedText(width)),
@@ -88,11 +160,11 @@ class _MessageLines:
             [],
             b"",
         )
-        made.take(message, width)
+        made.take(message, width, when)
         return made
 
-    def take(self, message: MessageView, width: int) -> bool:
-        changed = self.header.take(_header(message), width)
+    def take(self, message: MessageView, width: int, when: str = "") -> bool:
+        changed = self.header.take(_header(message, when), width)
         changed = self.reasoning.take(_plain(message.reasoning), width) or changed
         changed = self.answer.take(_plain(message.answer), width) or changed
         if changed:
@@ -107,16 +179,38 @@ class _MessageLines:
         return changed
 
 
+def find_all(lines: list[str], query: str) -> list[tuple[int, int]]:
+    """``(line, column)`` of every case-insensitive match of ``query`` in ``lines``."""
+    if not query:
+        return []
+    needle = query.lower()
+    found: list[tuple[int, int]] = []
+    for number, line in enumerate(lines):
+        if needle not in line.lower():
+            continue
+        lowered = line.lower()
+        at = lowered.find(needle)
+        while at >= 0:
+            found.append((number, at))
+            at = lowered.find(needle, at + len(needle))
+    return found
+
+
 def gap_line(gap: GapView) -> str:
     """The line a lane shows where offsets never reached this device."""
     return f"── offsets {gap.start}..{gap.end - 1} are gone ──"
 
 
-def _gaps_after(lane: LaneView) -> dict[int, list[GapView]]:
-    """The lane's gaps by how many messages come before each (where each is drawn)."""
-    by_place: dict[int, list[GapView]] = {}
+def _gaps_after(lane: LaneView) -> dict[int, list[GapView | ToolCallView]]:
+    """The lane's gaps and tool calls by how many messages come before each (where each is drawn), in offset order."""
+    by_place: dict[int, list[GapView | ToolCallView]] = {}
     for gap in lane.gaps:
         by_place.setdefault(gap.after, []).append(gap)
+    for tool in lane.tools:
+        by_place.setdefault(tool.after, []).append(tool)
+    if lane.gaps and lane.tools:
+        for placed in by_place.values():
+            placed.sort(key=lambda item: item.start if isinstance(item, GapView) else item.offset)
     return by_place
 
 
@@ -125,19 +219,30 @@ def _prompt_lines(text: str, width: int) -> list[str]:
     return WrappedText.of(f"you ▸ {_plain(text)}", width).lines
 
 
-def lane_lines(lane: LaneView, width: int, prompts: Mapping[int, str] | None = None) -> list[tuple[str, Style]]:
+def lane_lines(
+    lane: LaneView, width: int, prompts: Mapping[int, str] | None = None, *, expanded: bool = False
+) -> list[tuple[str, Style]]:
     """A lane's canonical messages as wrapped ``(text, style)`` lines (what a column draws)."""
     lines: list[tuple[str, Style]] = []
     turn = None
-    gaps = _gaps_after(lane)
+    placed = _gaps_after(lane)
+
+    def between(index: int) -> None:
+        for item in placed.get(index, ()):
+            if isinstance(item, GapView):
+                lines.append((gap_line(item), STYLES[NOTE]))
+            else:
+                tool, kind = tool_lines(item, width, expanded)
+                lines.extend((line, STYLES[kind]) for line in tool)
+
     for index, message in enumerate(lane.messages):
-        lines += [(gap_line(gap), STYLES[NOTE]) for gap in gaps.get(index, ())]
+        between(index)
         if prompts and message.turn != turn and message.turn in prompts:
             lines += [(line, STYLES[PROMPT]) for line in _prompt_lines(prompts[message.turn], width)]
         turn = message.turn
         made = _MessageLines.new(message, width)
         lines += [(line, STYLES[kind]) for line, kind in zip(made.lines, made.kinds, strict=True)]
-    lines += [(gap_line(gap), STYLES[NOTE]) for gap in gaps.get(len(lane.messages), ())]
+    between(len(lane.messages))
     return lines
 
 
@@ -178,6 +283,22 @@ class LaneColumn(ScrollView):
         self._lane: LaneView | None = None
         self._base_style: Style | None = None
         self._gaps = 0
+        self._tools: tuple[ToolCallView, ...] = ()
+        #: How the pane shows times and tool calls (it sets them before each show).
+        self.time_format: TimeFormat = "off"
+        self._origin = 0.0
+        self.tools_expanded = False
+        #: The width to wrap at while hidden (a small terminal's tabs): the pane sets the shown lane's.
+        self.fallback_width = 0
+        self._shown_as: tuple[TimeFormat, bool] = ("off", False)
+        #: The search this lane highlights: its matches as ``(line, column)``, and the current one.
+        self.search_query = ""
+        self.matches: list[tuple[int, int]] = []
+        self._hits_by_line: dict[int, list[int]] = {}
+        self.current_match: tuple[int, int] | None = None
+        self._flat_hits: list[tuple[int, int]] = []
+        self._flat_hits_query = ""
+        self._lane_tokens = 0
         self._follow = True
         #: The lane's record count when the reader stopped following.
         self._seen_records = 0
@@ -212,16 +333,67 @@ class LaneColumn(ScrollView):
     def action_scroll_end(self) -> None:
         self.follow()  # at once: an animated scroll ends short of text that arrived meanwhile
 
+    def stop_following(self) -> None:
+        """The reader moved away on purpose (a search went to a match): new text no longer scrolls."""
+        if self._follow:
+            self._follow = False
+            self._seen_records = self._lane.records if self._lane is not None else 0
+
     def _show_subtitle(self) -> None:
         status = self._status
+        lane = self._lane
+        if lane is not None and lane.tokens:
+            # The rate of the newest message: the lane's own rate would count the pauses between messages.
+            newest = lane.messages[-1] if lane.messages else None
+            per_second = rate(newest.tokens, newest.first_token_ts, newest.last_token_ts) if newest else None
+            status += f" · {lane.tokens:,} tok" + (f" · {per_second:.0f} tok/s" if per_second else "")
         self.border_subtitle = f"{status} · +{self.unseen} new records (End follows)" if self.unseen else status
+
+    # --- search ---------------------------------------------------------------
+
+    def search(self, query: str) -> None:
+        """Find ``query`` (case-insensitive) in every line this lane holds, not only those in view."""
+        self.search_query = query
+        self._find()
+        self.refresh()
+
+    def _find(self) -> None:
+        """Matches are found per message and cached with its lines: a streaming lane re-searches only what grew."""
+        if not self.search_query:
+            self.matches, self._hits_by_line, self.current_match = [], {}, None
+            return
+        if self._flat_hits_query != self.search_query:
+            self._flatten_for_search()
+        found = self._flat_hits
+        self.matches = found
+        by_line: dict[int, list[int]] = {}
+        for line, column in found:
+            by_line.setdefault(line, []).append(column)
+        self._hits_by_line = by_line
+
+    def _flatten_for_search(self) -> None:
+        if self._lane is not None and self._width > 0:
+            self._flatten(self._lane)
+        else:
+            self._flat_hits = []
+        self._flat_hits_query = self.search_query
+
+    def show_match(self, match: tuple[int, int] | None) -> None:
+        """Highlight ``match`` as the current one and scroll it into the middle of the lane."""
+        self.current_match = match
+        if match is not None:
+            self.stop_following()
+            height = self.scrollable_content_region.height
+            self.scroll_to(y=max(0, match[0] - height // 2), animate=False, immediate=True, force=True)
+            self._show_subtitle()
+        self.refresh()
 
     @property
     def shown_text(self) -> str:
         """Every line the column can draw, as plain text (what a reader could scroll through)."""
         return "\n".join(self._lines)
 
-    def show(self, lane: LaneView, prompts: Mapping[int, str] | None = None) -> None:
+    def show(self, lane: LaneView, prompts: Mapping[int, str] | None = None, origin: float = 0.0) -> None:
         """Take the lane's current view; re-wraps only messages that grew.
 
         ``prompts`` (turn -> user message) are shown above each turn's first
@@ -232,39 +404,54 @@ class LaneColumn(ScrollView):
             self._prompts = dict(prompts)
             self._prompt_lines.clear()
             self._chars = -1  # re-flatten below
-        width = self.scrollable_content_region.width
+        # A lane hidden behind a tab is wrapped at the width the shown one has, so a search finds its text too.
+        width = self.scrollable_content_region.width or self.fallback_width
         if width <= 0:
-            return  # hidden or not laid out yet: wrap when it has a size (on_resize)
+            return  # not laid out yet: wrap when it has a size (on_resize)
         chars = sum(len(m.answer) + len(m.reasoning) for m in lane.messages)
-        if (chars, lane.status, width, len(lane.messages), len(lane.gaps)) == (
+        shown_as = (self.time_format, self.tools_expanded)
+        if (chars, lane.status, width, len(lane.messages), len(lane.gaps), lane.tools, shown_as) == (
             self._chars,
             self._status,
             self._width,
             len(self._messages),
             self._gaps,
-        ):
+            self._tools,
+            self._shown_as,
+        ) and (self.time_format == "off" or origin == self._origin):
+            if lane.tokens != (self._lane_tokens):
+                self._lane_tokens = lane.tokens
+                self._show_subtitle()
             return  # nothing new in this lane
         if width != self._width:
             self._messages.clear()
             self._prompt_lines.clear()
             self._width = width
-        changed = len(lane.gaps) != self._gaps
+        changed = len(lane.gaps) != self._gaps or lane.tools != self._tools or shown_as != self._shown_as
+        self._origin = origin
+        mode = self.time_format
         for message in lane.messages:
             lines = self._messages.get(message.message_id)
+            when = stamp(message.started_ts, mode, origin) if mode != "off" else ""
             if lines is None or lines.attempt != message.attempt:
-                self._messages[message.message_id] = _MessageLines.new(message, width)
+                self._messages[message.message_id] = _MessageLines.new(message, width, when)
                 changed = True
             else:
-                changed = lines.take(message, width) or changed
+                changed = lines.take(message, width, when) or changed
         if changed or len(self._messages) != len(lane.messages) or (not self._prompt_lines and self._prompts):
             shown = {m.message_id for m in lane.messages}
             for gone in [m for m in self._messages if m not in shown]:
                 del self._messages[gone]
             self._flatten(lane)
             self.virtual_size = Size(width, len(self._lines))
+            if self.search_query:
+                self._find()
         self._chars = chars
         self._status = lane.status
         self._gaps = len(lane.gaps)
+        self._tools = lane.tools
+        self._shown_as = shown_as
+        self._lane_tokens = lane.tokens
         if self._follow:
             self.unseen = 0
             self._seen_records = lane.records
@@ -278,30 +465,51 @@ class LaneColumn(ScrollView):
     def _flatten(self, lane: LaneView) -> None:
         lines: list[str] = []
         kinds = bytearray()
+        #: Search hits gathered per message as the lines are laid end to end (only re-searched where they grew).
+        hits: list[tuple[int, int]] = []
+        query = self.search_query
         turn = None
-        gaps = _gaps_after(lane) if lane.gaps else {}
+        placed = _gaps_after(lane) if lane.gaps or lane.tools else {}
+        mode, origin = self.time_format, self._origin
+
+        def between(index: int) -> None:
+            for item in placed.get(index, ()):
+                if isinstance(item, GapView):
+                    extra, kind = [gap_line(item)], NOTE
+                else:
+                    when = stamp(item.ts, mode, origin) if mode != "off" else ""
+                    extra, kind = tool_lines(item, self._width, self.tools_expanded, when)
+                if query:
+                    hits.extend((len(lines) + line, column) for line, column in find_all(extra, query))
+                lines.extend(extra)
+                kinds.extend(bytes([kind]) * len(extra))
+
         for index, message in enumerate(lane.messages):
-            for gap in gaps.get(index, ()):
-                lines.append(gap_line(gap))
-                kinds.append(NOTE)
+            between(index)
             if message.turn != turn and message.turn in self._prompts:
                 prompt = self._prompt_lines.get(message.turn)
                 if prompt is None:
                     prompt = self._prompt_lines[message.turn] = _prompt_lines(self._prompts[message.turn], self._width)
+                if query:
+                    hits.extend((len(lines) + line, column) for line, column in find_all(prompt, query))
                 lines += prompt
                 kinds += bytes([PROMPT]) * len(prompt)
             turn = message.turn
             made = self._messages[message.message_id]
+            if query:
+                hits.extend((len(lines) + line, column) for line, column in made.search(query))
             lines += made.lines
             kinds += made.kinds
-        for gap in gaps.get(len(lane.messages), ()):
-            lines.append(gap_line(gap))
-            kinds.append(NOTE)
+        between(len(lane.messages))
         if len(lines) > MAX_LINES:
             keep = MAX_LINES - 1
-            lines = [f"… {len(lines) - keep:,} earlier lines not shown", *lines[-keep:]]
+            cut = len(lines) - keep
+            lines = [f"… {cut:,} earlier lines not shown", *lines[-keep:]]
             kinds = bytearray([NOTE]) + kinds[-keep:]
+            hits = [(line - cut + 1, column) for line, column in hits if line >= cut]
         self._lines, self._kinds = lines, kinds
+        self._flat_hits = hits
+        self._flat_hits_query = query
 
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
@@ -324,5 +532,23 @@ class LaneColumn(ScrollView):
         index = scroll_y + y
         if index >= len(self._lines):
             return Strip.blank(width, base)
-        strip = Strip([Segment(self._lines[index], base + STYLES[self._kinds[index]])])
+        line = self._lines[index]
+        style = base + STYLES[self._kinds[index]]
+        columns = self._hits_by_line.get(index)
+        if not columns:
+            strip = Strip([Segment(line, style)])
+        else:
+            segments: list[Segment] = []
+            at = 0
+            size = len(self.search_query)
+            current = self.current_match
+            for column in columns:
+                if column < at:
+                    continue
+                segments.append(Segment(line[at:column], style))
+                mark = _CURRENT_MATCH if current == (index, column) else _MATCH
+                segments.append(Segment(line[column : column + size], style + mark))
+                at = column + size
+            segments.append(Segment(line[at:], style))
+            strip = Strip(segments)
         return strip.crop_extend(scroll_x, scroll_x + width, base)

@@ -22,16 +22,20 @@ from textual.message import Message
 from textual.widgets import Static
 
 from wfwatch.events import MAIN_LANE
+from wfwatch.export import Transcript
 from wfwatch.hub import Join
 from wfwatch.reducer import Reducer, SessionView
 from wfwatch.text import sanitize
 from wfwatch.tui.device import DeviceEnd, DeviceFactory, DeviceGap, DeviceOpened, DeviceRecords
 from wfwatch.tui.host import dashboard
+from wfwatch.tui.timefmt import TimeFormat
 from wfwatch.tui.widgets.lane import LaneColumn
 from wfwatch.tui.widgets.raw_log import GapRow, RawLog, Row
 from wfwatch.tui.widgets.timeline import MAX_STEPS, Timeline
 
 UPSTREAM_CHECK_INTERVAL = 0.5
+#: Seconds without a new token after which the header's rate is the last one, marked idle.
+RATE_IDLE = 3.0
 #: Records a pane keeps for its raw view (all of them reachable by scrolling); older ones are
 #: reached by joining at an offset.
 RAW_KEEP = 20_000
@@ -51,7 +55,10 @@ class PaneStats:
     state: str = "connecting"
     head: int = 0
     received: int = 0
+    #: Model tokens/s: from the tokens' own times where they carry them, else from when they arrived.
     rate: float = 0.0
+    #: True while tokens keep arriving; after that the header shows the last rate as such.
+    streaming: bool = False
     gaps: int = 0
     error: str = ""
 
@@ -85,6 +92,10 @@ class Pane(Vertical):
         Binding("pagedown", "scroll_lanes('page_down')", "Page down", show=False, id="pane.page_down"),
         Binding("left_square_bracket", "lane_tab(-1)", "Previous lane (tabs)", show=False, id="pane.prev_lane"),
         Binding("right_square_bracket", "lane_tab(1)", "Next lane (tabs)", show=False, id="pane.next_lane"),
+        Binding("e", "toggle_tools", "Expand/collapse tool calls", show=False, id="pane.toggle_tools"),
+        Binding("n", "next_match(1)", "Next search match", show=False, id="pane.next_match"),
+        Binding("N", "next_match(-1)", "Previous search match", show=False, id="pane.previous_match"),
+        Binding("y", "copy_message", "Copy the lane's latest message", show=False, id="pane.copy"),
     ]
 
     class Ended(Message):
@@ -135,6 +146,16 @@ class Pane(Vertical):
         self._tabs = Static("", classes="lane-tabs", markup=False)
         self.tab_mode = False
         self.lane_tab: str | None = None
+        #: Set by the watch screen: how lanes and the raw view show event times.
+        self.time_format: TimeFormat = "off"
+        self.tools_expanded = False
+        #: The search of this pane's lanes, and the current match as ``(lane, line, column)``.
+        self.search_query = ""
+        self.current_match: tuple[str, int, int] | None = None
+        self._last_tokens = 0
+        self._tokens_seen_at = 0.0
+        #: How the workflow closed, once this pane's stream ended.
+        self.end_status: str | None = None
         if memory is not None:
             self.join = memory.join
             self.reducer = memory.reducer
@@ -203,6 +224,8 @@ class Pane(Vertical):
             self._rate_window.clear()
             self._next_offset = None
             self.resumed_at = None
+            self.end_status = None
+            self.current_match = None
         resume_at = self._next_offset
         if resume_at is None and self.join.mode == "resume" and self.resume_point is not None:
             # Where the device was before this pane moved it, not where this pane has read to.
@@ -256,6 +279,7 @@ class Pane(Vertical):
                     if self._next_offset is not None and self._next_offset > result.next_offset:
                         self.stats.error = f"offset {self._next_offset} is beyond the head ({result.next_offset})"
                     self.stats.state = "ended"
+                    self.end_status = result.status
                     self._next_offset = result.next_offset
                     self.stats.head = max(self.stats.head, result.next_offset)
                     self.post_message(self.Ended(self, result.status))
@@ -291,9 +315,9 @@ class Pane(Vertical):
         """Redraw what changed since the last flush (the watch screen calls this on its timer)."""
         now = dashboard(self).services.monotonic()
         self._check_upstream(now)
-        self._rate_window.append((now, self.stats.received))
-        first_t, first_n = self._rate_window[0]
-        self.stats.rate = (self.stats.received - first_n) / (now - first_t) if now > first_t else 0.0
+        self._measure_rate(now)
+        if self.tab_mode and not self._dirty and self._hidden_lanes_unwrapped():
+            self._dirty = True
         if not self._dirty:
             self._show_header()
             return
@@ -311,14 +335,38 @@ class Pane(Vertical):
         if self._timeline.display == generic:
             self._timeline.display = not generic  # a foreign stream has no steps to show
         if show_raw:
+            self._raw.time_format = self.time_format
             self._raw.show(self.records, view, generic=generic, dropped=self._rows_seen - len(self.records))
         else:
             self._show_lanes(view)
+        self._timeline.time_format = self.time_format
         self._timeline.show(view)
+
+    def _measure_rate(self, now: float) -> None:
+        """Model tokens/s: by the tokens' own times (a replay shows the rate the model produced at),
+        else by arrival; a pane that stopped receiving tokens keeps showing the last rate, marked idle."""
+        tokens = self.reducer.token_count
+        if tokens != self._last_tokens:
+            self._last_tokens = tokens
+            self._tokens_seen_at = now
+        self._rate_window.append((now, tokens))
+        self.stats.streaming = tokens > 0 and now - self._tokens_seen_at < RATE_IDLE
+        if not self.stats.streaming:
+            return
+        timed = self.reducer.token_rate
+        if timed is not None:
+            self.stats.rate = timed
+            return
+        first_t, first_n = self._rate_window[0]
+        self.stats.rate = (tokens - first_n) / (now - first_t) if now > first_t else 0.0
 
     def _show_lanes(self, view: SessionView) -> None:
         """One column per lane, in the view's lane order (the same on every device)."""
         prompts = {turn.turn: turn.user_message for turn in view.turns if turn.user_message}
+        shown_width = max(
+            (c.scrollable_content_region.width for c in self._lane_row.children if c.display and c.is_mounted),
+            default=0,
+        )
         for position, lane in enumerate(view.lanes):
             column = self._lanes.get(lane.name)
             if column is None:
@@ -330,8 +378,15 @@ class Pane(Vertical):
                     self._lane_row.mount(column)
             elif list(self._lane_row.children).index(column) != position:
                 self._lane_row.move_child(column, before=position)
-            column.show(lane, prompts if lane.name == MAIN_LANE else None)
+            column.time_format = self.time_format
+            column.tools_expanded = self.tools_expanded
+            column.fallback_width = shown_width
+            column.show(lane, prompts if lane.name == MAIN_LANE else None, view.first_ts)
+            if self.search_query and column.search_query != self.search_query:
+                column.search(self.search_query)
         self._arrange_lanes()
+        if self.search_query:
+            self._keep_match()
 
     def _arrange_lanes(self) -> None:
         """Lay the lanes out for the pane's size: the steps box shrinks first, then lanes become tabs.
@@ -370,6 +425,14 @@ class Pane(Vertical):
         self.tab_mode = tab_mode
         if tab_mode:
             self._show_tabs()
+            if self._hidden_lanes_unwrapped():
+                self._dirty = True
+
+    def _hidden_lanes_unwrapped(self) -> bool:
+        """Lanes hidden behind tabs wrap at the shown lane's width (so search finds their text): is it new?"""
+        lanes = [c for c in self._lane_row.children if isinstance(c, LaneColumn)]
+        shown_width = max((c.scrollable_content_region.width for c in lanes if c.display), default=0)
+        return bool(shown_width) and any(c.fallback_width != shown_width for c in lanes)
 
     def _show_tabs(self) -> None:
         """The tab strip: every lane by name, the shown one highlighted, others' unseen records counted."""
@@ -420,6 +483,109 @@ class Pane(Vertical):
         self._arrange_lanes()
         self._dirty = True
 
+    def set_time_format(self, mode: TimeFormat) -> None:
+        self.time_format = mode
+        self._dirty = True
+
+    def action_toggle_tools(self) -> None:
+        """e: every tool call in this pane's lanes expanded (arguments and result in full) or one line each."""
+        self.tools_expanded = not self.tools_expanded
+        self._dirty = True
+        self.flush()
+
+    # --- search -------------------------------------------------------------------
+
+    def _all_columns(self) -> list[LaneColumn]:
+        return [c for c in self._lane_row.children if isinstance(c, LaneColumn)]
+
+    def search(self, query: str) -> None:
+        """Incremental search of every lane's retained text (the sanitised text as displayed)."""
+        self.search_query = query
+        self.current_match = None
+        for column in self._all_columns():
+            column.search(query)
+        if query:
+            self.action_next_match(1, from_start=True)
+        else:
+            for column in self._all_columns():
+                column.show_match(None)
+
+    @property
+    def matches(self) -> list[tuple[str, int, int]]:
+        """Every match in lane order: ``(lane, line, column)``."""
+        return [(c.lane_name, line, col) for c in self._all_columns() for line, col in c.matches]
+
+    def action_next_match(self, step: int = 1, *, from_start: bool = False) -> None:
+        """n / N: the next or previous match, wrapping around; the lane scrolls to it (and stops following)."""
+        matches = self.matches
+        if not matches:
+            self.current_match = None
+            return
+        if self.current_match in matches and not from_start:
+            index = (matches.index(self.current_match) + step) % len(matches)
+        else:
+            index = 0 if step > 0 else len(matches) - 1
+        self._go_to(matches[index])
+
+    def _go_to(self, match: tuple[str, int, int]) -> None:
+        self.current_match = match
+        lane, line, column = match
+        if self.tab_mode and self.lane_tab != lane:
+            self.lane_tab = lane
+            self._arrange_lanes()
+        for each in self._all_columns():
+            each.show_match((line, column) if each.lane_name == lane else None)
+        if self.tab_mode:
+            self._show_tabs()
+
+    def _keep_match(self) -> None:
+        """Lines moved (text streamed in): keep the current match highlighted, or take the first."""
+        if self.current_match is None and self.matches:
+            self._go_to(self.matches[0])
+
+    # --- copy ------------------------------------------------------------------------
+
+    def latest_message_text(self) -> str | None:
+        """The newest message's answer in the lane the reader looks at (the shown tab, else main)."""
+        view = self.reducer.view()
+        name = self.lane_tab if self.tab_mode and self.lane_tab else MAIN_LANE
+        focused = self.screen.focused if self.is_attached else None
+        if isinstance(focused, LaneColumn):
+            name = focused.lane_name
+        lane = view.lane(name)
+        if lane is None or not lane.messages:
+            return None
+        return next((m.answer for m in reversed(lane.messages) if m.answer), None)
+
+    def action_copy_message(self) -> None:
+        """y: the lane's latest message (its canonical text, as the model wrote it) to the clipboard."""
+        text = self.latest_message_text()
+        if text is None:
+            self.notify("nothing to copy yet", severity="warning")
+            return
+        # What the lane shows: escapes and invisible characters as placeholders, so a paste cannot run them.
+        self.app.copy_to_clipboard(sanitize(text))
+        self.notify(f"copied {len(text):,} characters", timeout=2)
+
+    # --- export ----------------------------------------------------------------------
+
+    def transcript(self) -> Transcript:
+        """What this pane's device received, as ``wfwatch export`` reads a session (gaps where they fell)."""
+        made = Transcript(self.session_id)
+        for row in self.records:
+            if isinstance(row, GapRow):
+                made.add_gap(row.start, row.end)
+            else:
+                made.records.append(row)
+        made.end = self.end_status
+        made.next_offset = self._next_offset if self._next_offset is not None else self.reducer.next_offset
+        return made
+
+    @property
+    def transcript_is_whole(self) -> bool:
+        """The pane holds the session from offset 0 and has dropped nothing: its export is the whole session."""
+        return self.reducer.view().first_offset in (0, None) and self._rows_seen == len(self.records)
+
     def _show_header(self) -> None:
         """Redraw the one-line header when its text changed (no layout: its size is fixed)."""
         text = self._header_text()
@@ -439,7 +605,14 @@ class Pane(Vertical):
         text.append(f" {self.stats.state} ", style=state_style)
         # A dropped device cannot know how far the head moved: say so rather than "lag 0".
         head, lag_text = ("?", "?") if self.stats.state == "disconnected" else (str(self.stats.head), str(lag))
-        text.append(f" {position}/{head}  lag {lag_text}  {self.stats.rate:.0f} ev/s  join={self._join_text()}")
+        text.append(f" {position}/{head}  lag {lag_text}  ")
+        rate = f"{self.stats.rate:.0f} tok/s"
+        text.append(rate if self.stats.streaming or not self._last_tokens else f"last {rate}")
+        reducer = self.reducer
+        text.append(f"  turns {reducer.turn_count}  {reducer.token_count:,} tok")
+        if reducer.retries:
+            text.append(f"  retries {reducer.retries}", style="yellow")
+        text.append(f"  join={self._join_text()}")
         if self._schemas:
             text.append(f"  {self._schemas}", style="cyan")
         if self.stats.gaps:

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from wfwatch import events
 from wfwatch.reducer import SessionView
 from wfwatch.text import one_line
+from wfwatch.tui.timefmt import TimeFormat, stamp
 
 RAW_TITLE = "raw events (superseded attempts struck through)"
 #: A Workflow Stream that carries no wfwatch events is shown item by item.
@@ -55,15 +56,29 @@ def latest_attempts(view: SessionView) -> dict[str, int]:
     return {m.message_id: m.attempt for lane in view.lanes for m in lane.messages}
 
 
-def render_row(row: Row, latest: dict[str, int], *, generic: bool = False) -> Text:
-    """One row as a line of text (untrusted parts sanitised)."""
+def render_row(
+    row: Row,
+    latest: dict[str, int],
+    *,
+    generic: bool = False,
+    time_format: TimeFormat = "off",
+    origin: float = 0.0,
+) -> Text:
+    """One row as a line of text (untrusted parts sanitised), with its time when ``time_format`` asks."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    width = 12 if time_format == "absolute" else 9
     if isinstance(row, GapRow):
         text.append(f"{row.start:>7} ", style=_DIM)
+        if time_format != "off":
+            text.append(" " * (width + 1))
         text.append(f"── gap: offsets {row.start}..{row.end - 1} are gone ──", style=_GAP)
         return text
     item = row.item
     text.append(f"{row.offset:>7} ", style=_DIM)
+    if time_format != "off":
+        # A framework's item carries no time of its own: a blank column, never 1970.
+        when = stamp(getattr(item, "ts", 0.0) or 0.0, time_format, origin)
+        text.append(f"{when:>{width}} ", style=_DIM)
     if generic and isinstance(item, events.UnknownItem) and item.topic:
         text.append(one_line(item.topic), style="bold")
         text.append("  " + one_line(events.payload_preview(item)))
@@ -127,6 +142,9 @@ class RawLog(ScrollView, can_focus=True):
         self._latest: dict[str, int] = {}
         self._generic = False
         self._dropped = 0
+        #: Set by the pane: whether rows show their event's time, and relative to what.
+        self.time_format: TimeFormat = "off"
+        self._origin = 0.0
 
     def on_mount(self) -> None:
         self.border_title = RAW_TITLE
@@ -139,6 +157,7 @@ class RawLog(ScrollView, can_focus=True):
         self._latest = latest_attempts(view)
         self._generic = generic
         self._dropped = dropped
+        self._origin = view.first_ts
         self.virtual_size = Size(self.size.width, len(rows) + (1 if dropped else 0))
         self.refresh()
 
@@ -150,7 +169,7 @@ class RawLog(ScrollView, can_focus=True):
     def lines(self) -> list[str]:
         """What the view holds as plain lines (the summary line included)."""
         head = [self._summary().plain] if self._dropped else []
-        return head + [render_row(row, self._latest, generic=self._generic).plain for row in self._rows]
+        return head + [self._row_text(row).plain for row in self._rows]
 
     def _summary(self) -> Text:
         first = self._rows[0] if self._rows else None
@@ -168,7 +187,10 @@ class RawLog(ScrollView, can_focus=True):
             index -= 1
         if not 0 <= index < len(self._rows):
             return Strip.blank(width, self.rich_style)
-        return self._strip(render_row(self._rows[index], self._latest, generic=self._generic), width)
+        return self._strip(self._row_text(self._rows[index]), width)
+
+    def _row_text(self, row: Row) -> Text:
+        return render_row(row, self._latest, generic=self._generic, time_format=self.time_format, origin=self._origin)
 
     def _strip(self, text: Text, width: int) -> Strip:
         segments = list(text.render(self.app.console))
