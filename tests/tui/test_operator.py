@@ -22,6 +22,7 @@ from textual.widgets import Input
 from wfwatch import events, export
 from wfwatch.agents.shared import ModelSpec, SessionInput
 from wfwatch.agents.workflows import AgentSession
+from wfwatch.export import md_inline
 from wfwatch.reducer import RATE_WINDOW
 from wfwatch.stream.reader import read_all
 from wfwatch.text import sanitize
@@ -72,18 +73,20 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         await wait_for(pilot, lambda: pane.stats.state == "ended", timeout=90)
         await pilot.pause(0.3)
         lane = main_lane(pane)
-        # The demo's search tool, in the lane between the plan and the answer, on one line.
+        # The demo's tool (its scenario's), in the lane between the plan and the answer, on one line.
+        (call,) = pane.view.tool_calls
+        name = call.name
         lines = lane.shown_text.splitlines()
-        tool = next(n for n, line in enumerate(lines) if line.startswith("▸ search "))
+        tool = next(n for n, line in enumerate(lines) if line.startswith(f"▸ {name} "))
         plan = next(n for n, line in enumerate(lines) if line.startswith("▌t1-plan"))
         answer = next(n for n, line in enumerate(lines) if line.startswith("▌t1-answer"))
         assert plan < tool < answer
         assert re.search(r"→ .+ \d+ ms$", lines[tool]), lines[tool]
         await pilot.press("e")
-        await wait_for(pilot, lambda: "▾ search" in lane.shown_text)
+        await wait_for(pilot, lambda: f"▾ {name}" in lane.shown_text)
         assert any(line.startswith("  args ") for line in lane.shown_text.splitlines())
         await pilot.press("e")
-        await wait_for(pilot, lambda: "▸ search" in lane.shown_text)
+        await wait_for(pilot, lambda: f"▸ {name}" in lane.shown_text)
         # Times: off, relative to the session's start, wall clock.
         assert not re.search(r"▌t1-answer\s+\+", lane.shown_text)
         await pilot.press("t")
@@ -91,7 +94,7 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
         assert str(screen.time_format) == "relative"
         await pilot.press("t")
         await wait_for(pilot, lambda: re.search(r"▌t1-plan  \d\d:\d\d:\d\d\.\d{3}", lane.shown_text) is not None)
-        assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} ▸ search", lane.shown_text, re.M)
+        assert re.search(rf"^\d\d:\d\d:\d\d\.\d{{3}} ▸ {re.escape(name)}", lane.shown_text, re.M)
         await pilot.press("v")
         await wait_for(pilot, lambda: pane.raw_mode)
         await pilot.pause(0.3)
@@ -125,7 +128,7 @@ async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str,
             session, records=list(records), end="completed", next_offset=records[-1].offset + 1
         )
         assert path.read_text(encoding="utf-8") == export.render(expected, "markdown")
-        assert "search" in path.read_text(encoding="utf-8")  # the tool call is in it
+        assert md_inline(name) in path.read_text(encoding="utf-8")  # the tool call is in it
 
 
 async def test_a_replay_shows_the_rate_the_model_produced_at(client: Client, task_queue: str, worker: Worker) -> None:
@@ -209,7 +212,7 @@ async def test_n_and_shift_n_move_between_matches_across_lanes() -> None:
         await wait_for(pilot, lambda: len(pane.view.lanes) == 4, timeout=20)
         await pilot.pause(0.3)
         await pilot.press("slash")
-        screen.query_one("#prompt", Input).value = "replay"
+        screen.query_one("#prompt", Input).value = "run"  # in the fixture's main, researcher and writer lanes
         await wait_for(pilot, lambda: pane.current_match is not None)
         await pilot.press("enter")
         matches = pane.matches
@@ -231,7 +234,7 @@ async def test_search_at_80x24_finds_text_in_lanes_hidden_behind_tabs() -> None:
         await wait_for(pilot, lambda: len(pane.view.lanes) == 4, timeout=20)
         await pilot.pause(0.5)
         assert pane.tab_mode and pane.lane_tab == "main"
-        pane.search("replay")
+        pane.search("run")
         await wait_for(pilot, lambda: {"researcher", "writer"} <= {lane for lane, _, _ in pane.matches}, timeout=10)
         while pane.current_match is not None and pane.current_match[0] == "main":
             await pilot.press("n")
