@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -23,19 +24,6 @@ from wfwatch.export import md_inline
 from wfwatch.reducer import Reducer, reduce
 from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
-
-
-async def run_cli(*args: str, timeout: float = 90) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from wfwatch.cli import entry; entry()",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 def _fenced_blocks(markdown: str, label: str) -> list[str]:

@@ -6,11 +6,10 @@ its stream's contents; ``wfwatch send`` and ``wfwatch tail`` print them.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import uuid
 
+from cli_process import run_cli
 from hostile import terminal_problems
 from temporalio import workflow
 from temporalio.client import Client
@@ -40,19 +39,6 @@ class RefusesWithHostileText:
     async def send_message(self, text: str) -> None:
         self.done = True
         raise ApplicationError(HOSTILE)
-
-
-async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from wfwatch.cli import entry; entry()",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_a_refusal_in_hostile_words_is_printed_inert(temporal_server: EmbeddedServer, client: Client) -> None:

@@ -9,13 +9,13 @@ clear message, and the workflow's history gains no Signal and no Update.
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_process import run_cli
 from foreign_stream import OrderPipeline
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -64,19 +64,6 @@ async def _assert_untouched(handle: WorkflowHandle[OrderPipeline, None], before:
     after = await _history(handle)
     assert after == before, f"the refused attempt wrote into the workflow: {after[len(before) :]}"
     assert not WRITES & set(after)
-
-
-async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from wfwatch.cli import entry; entry()",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_the_library_refuses_to_steer_a_foreign_workflow_and_writes_nothing(
