@@ -38,6 +38,15 @@ T = TypeVar("T")
 EXIT_PIPE_CLOSED = 141
 
 
+#: Shared by ``tail`` and ``export``: force a framework schema (wfwatch.schemas) where a stream is ambiguous.
+schema_option = click.option(
+    "--schema",
+    type=click.Choice(list(SCHEMAS)),
+    default=None,
+    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
+)
+
+
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; Ctrl-C exits quietly with status 130, a connection error is one ``Error:`` line."""
     try:
@@ -300,12 +309,7 @@ _EXIT_CODES_HELP = (
 )
 @click.option("--raw", is_flag=True, help="Print every event, not just the text.")
 @click.option("--mode", type=click.Choice(["update", "query"]), default="update", show_default=True)
-@click.option(
-    "--schema",
-    type=click.Choice(list(SCHEMAS)),
-    default=None,
-    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
-)
+@schema_option
 @add_connection_options
 @click.pass_context
 def tail(
@@ -446,12 +450,7 @@ async def _tail(
     default="-",
     help="Write here instead of stdout.",
 )
-@click.option(
-    "--schema",
-    type=click.Choice(list(SCHEMAS)),
-    default=None,
-    help="Read other topics as this agent framework's schema (default: recognised from the payloads).",
-)
+@schema_option
 @add_connection_options
 @click.pass_context
 def export_command(
