@@ -513,8 +513,10 @@ class LaneColumn(ScrollView):
 
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
-        if self._lane is not None and width > 0 and width != self._width:
-            self.show(self._lane)
+        stale = width != self._width or (self.time_format, self.tools_expanded) != self._shown_as
+        if self._lane is not None and width > 0 and stale:
+            # Also a change asked for while the lane had no size (shown again after the raw view).
+            self.show(self._lane, None, self._origin)
         elif self._follow:  # taller or shorter: the bottom moved, keep it in view
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
