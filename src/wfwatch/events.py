@@ -196,19 +196,74 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
 )
 
 
+class TextPartDelta(msgspec.Struct, frozen=True, gc=False):
+    """PydanticAI's ``part_delta.delta``: the fields its fold reads."""
+
+    part_delta_kind: str | None = None
+    content_delta: str | None = None
+
+
+class ItemHead(msgspec.Struct, frozen=True, gc=False):
+    """The few fields of a foreign JSON object that framework folds read on every item.
+
+    Most of a framework's stream is text deltas. Decoding each one whole
+    builds dicts (and lists) the cyclic collector then walks again and again;
+    decoding only these fields into an untracked struct, and the rest of the
+    object on demand (:meth:`UnknownItem.value`), is what keeps a framework's
+    stream close to wfwatch's own in cost (``benchmarks/framework_reduce.py``).
+    An object whose fields here have other JSON types is decoded whole instead.
+    """
+
+    #: The type field of the OpenAI Responses stream and the Agents SDK's run items.
+    type: str | None = None
+    #: PydanticAI's type field.
+    event_kind: str | None = None
+    #: Another publisher's own ``kind`` (only the wfwatch topic's kinds are wfwatch's).
+    kind: str | None = None
+    #: A text delta: a string (OpenAI) or an object (PydanticAI).
+    delta: str | TextPartDelta | None = None
+
+
 class UnknownItem(msgspec.Struct, frozen=True, gc=False):
     """A well-formed item that is not a wfwatch event we understand.
 
     Another publisher's item, another topic, an event kind from a newer
     schema, or a wfwatch event whose fields have the wrong types.
     ``data`` is the decoded JSON (or ``None`` when the payload is not JSON
-    but was not meant to be: e.g. binary on a foreign topic).
+    but was not meant to be: e.g. binary on a foreign topic). A JSON object
+    on a foreign topic is kept as its bytes (``msgspec.Raw``) with its
+    :class:`ItemHead` decoded: read the value with :meth:`value`.
     """
 
     topic: str
     data: Any = None
     kind: str = ""
     reason: str = ""
+    head: ItemHead | None = None
+
+    def value(self) -> Any:
+        """The payload's JSON value, decoded now when it was kept as bytes.
+
+        ``None`` for the one payload the head decode lets through that a whole
+        decode refuses: a number beyond a float's range (``1e400``).
+        """
+        data = self.data
+        if type(data) is msgspec.Raw:
+            try:
+                return _any_decoder.decode(data)
+            except msgspec.DecodeError:
+                return None
+        return data
+
+    def type_name(self) -> tuple[str, str] | None:
+        """``(field, type)`` of the payload's first type-naming field, as :func:`type_field` finds it."""
+        head = self.head
+        if head is None:
+            return type_field(self.data)
+        for key, found in (("kind", head.kind), ("type", head.type), ("event_kind", head.event_kind)):
+            if found is not None:
+                return key, found
+        return None
 
 
 class InvalidItem(msgspec.Struct, frozen=True, gc=False):
@@ -240,6 +295,7 @@ class Record(msgspec.Struct, frozen=True, gc=False):
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 _any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_head_decoder: msgspec.json.Decoder[ItemHead] = msgspec.json.Decoder(ItemHead)
 _KINDS: Final = frozenset(t.__struct_config__.tag for t in EVENT_TYPES)
 
 PREVIEW_CHARS: Final = 200
@@ -269,7 +325,21 @@ def decode(data: bytes | str, topic: str = TOPIC) -> Decoded:
             return _unknown(data, topic, str(err))
         except (msgspec.DecodeError, RecursionError, UnicodeError) as err:
             return InvalidItem(topic=topic, reason=_reason(err), preview=_preview(data))
-    return _unknown(data, topic, _foreign_topic(topic))
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        if not raw.isascii():
+            raw.decode()  # the head decoder skips other fields' strings without checking their UTF-8
+        head = _head_decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
+        # Not an object, a head field of another JSON type, or not JSON: decoded whole, as before.
+        return _unknown(data, topic, _foreign_topic(topic))
+    return UnknownItem(
+        topic=topic,
+        data=msgspec.Raw(raw),
+        kind=head.kind or "",
+        reason=_foreign_topic(topic),
+        head=head,
+    )
 
 
 def decode_value(value: Any, topic: str = TOPIC) -> Decoded:
@@ -364,7 +434,9 @@ def payload_preview(item: UnknownItem) -> str:
     The field that names the item's type (``type``, ``event_kind``, ...)
     comes first, so a long event's kind is never the part that is cut off.
     """
-    data = item.data
+    data = item.value()
+    if data is None and type(item.data) is msgspec.Raw:
+        data = bytes(item.data).decode()  # kept as bytes but beyond a whole decode: shown as it came
     named = type_field(data)
     if named is not None:
         key, kind = named

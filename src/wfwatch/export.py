@@ -74,7 +74,7 @@ def record_json(record: events.Record) -> dict[str, Any]:
             "offset": record.offset,
             "kind": "unknown",
             "topic": item.topic,
-            "data": item.data,
+            "data": item.value(),
             "reason": item.reason,
         }
         if record.schema:

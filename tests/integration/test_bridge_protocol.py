@@ -131,3 +131,15 @@ def test_a_framework_item_travels_with_the_events_it_stands_for() -> None:
     cache = FrameCache()
     assert cache.chunk("s", EPOCH, [translated[1]]) != cache.chunk("s", EPOCH, [late])
     assert cache.chunk("s", EPOCH, [late]) == record_frame(EPOCH, late)
+
+
+def test_a_foreign_payload_travels_as_it_came_and_stays_on_one_data_line() -> None:
+    """Kept bytes go out verbatim, unless a publisher's whitespace between tokens would end the SSE field."""
+    compact = events.decode(b'{"type":"order.paid","n":1}', "orders")
+    assert b'"data":{"type":"order.paid","n":1}' in record_json(events.Record(0, compact))
+    for spaced in (b'{"type":\n"order.paid",\r\n"n":\r1}', b'{"type": "x",\n"data: forged": "\\n"}'):
+        item = events.decode(spaced, "orders")
+        assert isinstance(item, events.UnknownItem) and item.head is not None
+        frame = record_frame(EPOCH, events.Record(0, item))
+        assert frame.count(b"\n") == 3 and b"\r" not in frame, "the JSON must stay on one data: line"
+        assert json.loads(frame.split(b"data: ", 1)[1])["data"] == item.value()

@@ -93,9 +93,9 @@ async def stream_of(client: Client, workflow_id: str) -> list[events.Record]:
 
 def on_topic(records: list[events.Record], topic: str) -> list[dict[str, Any]]:
     return [
-        r.item.data
+        r.item.value()
         for r in records
-        if isinstance(r.item, events.UnknownItem) and r.item.topic == topic and isinstance(r.item.data, dict)
+        if isinstance(r.item, events.UnknownItem) and r.item.topic == topic and isinstance(r.item.value(), dict)
     ]
 
 

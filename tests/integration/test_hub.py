@@ -307,7 +307,7 @@ async def test_foreign_items_pass_through_as_generic_records(
     async with make_hub(client, tmp_path) as hub:
         received = records_of(await collect(await hub.open_device(handle.id, name="a", join=Join("start"))))
     unknown = [r.item for r in received if isinstance(r.item, events.UnknownItem)]
-    assert [(u.topic, u.data) for u in unknown] == [("metrics", {"cpu": 0.5}), ("blobs", b"\x00\x01 raw")]
+    assert [(u.topic, u.value()) for u in unknown] == [("metrics", {"cpu": 0.5}), ("blobs", b"\x00\x01 raw")]
 
 
 async def test_unknown_sessions_and_turns_are_clear_errors(

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wfwatch import events
 from wfwatch.events import (
     EVENT_TYPES,
     MAIN_LANE,
@@ -242,12 +243,12 @@ def test_foreign_topic_is_unknown_item_with_decoded_json() -> None:
     item = decode(wire, topic="chat")
     assert isinstance(item, UnknownItem)
     assert item.topic == "chat"
-    assert item.data == json.loads(wire)
+    assert item.value() == json.loads(wire)
     assert item.kind == "token"
     assert "chat" in item.reason
     plain = decode(b'{"hello": [1, 2]}', topic="chat")
     assert isinstance(plain, UnknownItem)
-    assert plain.data == {"hello": [1, 2]}
+    assert plain.value() == {"hello": [1, 2]}
     assert plain.kind == ""
 
 
@@ -465,3 +466,62 @@ def test_a_foreign_binary_wire_item_names_its_topic_too() -> None:
     item = decode_wire_item("blobs", base64.b64encode(payload.SerializeToString()).decode())
     assert isinstance(item, UnknownItem)
     assert item.reason == "topic 'blobs' is not 'wfwatch' (binary/plain payload)"
+
+
+# --- a foreign JSON object is kept as its bytes, with a typed head ------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_heads = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.text(max_size=30) | st.integers(),
+        "event_kind": st.sampled_from(["part_delta", "part_start"]) | st.none(),
+        "kind": st.text(max_size=8),
+        "delta": st.text() | st.fixed_dictionaries({"content_delta": st.text(), "part_delta_kind": st.text()}),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=_heads, rest=st.dictionaries(st.text(max_size=8), _json_values, max_size=5))
+def test_a_foreign_object_read_from_its_head_is_the_object_decoded_whole(
+    head: dict[str, Any], rest: dict[str, Any]
+) -> None:
+    obj = {**rest, **head}
+    data = json.dumps(obj).encode()
+    item = decode(data, topic="agent-events")
+    assert isinstance(item, UnknownItem)
+    assert item.value() == json.loads(data)
+    assert item.kind == (obj["kind"] if isinstance(obj.get("kind"), str) else "")
+    assert item.reason == "topic 'agent-events' is not 'wfwatch'"
+    assert item.type_name() == events.type_field(obj)
+    assert summarize(item) == summarize(decode_value(obj, topic="agent-events"))
+
+
+def test_a_foreign_object_keeps_its_bytes_until_asked() -> None:
+    data = b'{"type":"response.output_text.delta","delta":"hi","logprobs":[],"sequence_number":4}'
+    item = decode(data, topic="agent-events")
+    assert isinstance(item, UnknownItem) and isinstance(item.data, msgspec.Raw) and bytes(item.data) == data
+    assert item.head == events.ItemHead(type="response.output_text.delta", delta="hi")
+    assert item.value() == {"type": "response.output_text.delta", "delta": "hi", "logprobs": [], "sequence_number": 4}
+    # A head field of another JSON type: the object is decoded whole, as every other item is.
+    odd = decode(b'{"type": ["a"], "delta": 1}', topic="agent-events")
+    assert isinstance(odd, UnknownItem) and odd.head is None and odd.data == {"type": ["a"], "delta": 1}
+
+
+def test_bytes_that_are_not_utf8_in_a_field_the_head_skips_are_not_json() -> None:
+    """The head decoder does not check the UTF-8 of strings it skips: the bytes must not be kept as JSON."""
+    item = decode(b'{"type": "x", "note": "\xff\xfe"}', topic="agent-events")
+    assert isinstance(item, UnknownItem) and item.data is None and item.head is None
+    assert "not JSON" in item.reason and "Unicode" in item.reason
+
+
+def test_a_number_beyond_a_float_in_a_skipped_field_is_shown_as_it_came() -> None:
+    item = decode(b'{"type": "x", "big": 1e400}', topic="agent-events")
+    assert isinstance(item, UnknownItem)
+    assert item.value() is None  # what a whole decode gives such a payload: nothing, never a crash
+    assert "1e400" in summarize(item)

@@ -36,7 +36,7 @@ def test_wire_items_round_trip_to_records() -> None:
 
 def test_foreign_items_pass_through_as_generic() -> None:
     as_json = decode_item("metrics", "json/plain", b'{"cpu": 0.5}')
-    assert isinstance(as_json, events.UnknownItem) and as_json.data == {"cpu": 0.5}
+    assert isinstance(as_json, events.UnknownItem) and as_json.value() == {"cpu": 0.5}
     # Not JSON at all: the bytes themselves are kept, not lost.
     as_bytes = decode_item("blobs", "json/plain", b"\xff\x00raw")
     assert isinstance(as_bytes, events.UnknownItem) and as_bytes.data == b"\xff\x00raw"

@@ -28,11 +28,24 @@ RECORDINGS = Path(__file__).parent / "recordings"
 FRAMEWORKS = ("pydantic_ai", "openai_agents")
 
 
-def load(name: str) -> list[events.Record]:
+def wire(data: Any) -> bytes:
+    """A payload as Temporal's JSON converter writes it: compact, keys sorted."""
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+
+def load(name: str, *, whole: bool = False) -> list[events.Record]:
+    """A recording's records as a device decodes them from the payload bytes.
+
+    ``whole``: with each item's JSON already decoded into ``data`` (no
+    :class:`~wfwatch.events.ItemHead`), the path every other fold reads.
+    """
     records = []
     for line in (RECORDINGS / f"{name}.jsonl").read_text().splitlines():
         row = json.loads(line)
-        records.append(events.Record(row["offset"], events.UnknownItem(topic=row["topic"], data=row["data"])))
+        topic, data = row["topic"], row["data"]
+        payload = wire(data)
+        item = events.UnknownItem(topic=topic, data=json.loads(payload)) if whole else events.decode(payload, topic)
+        records.append(events.Record(row["offset"], item))
     return records
 
 
@@ -142,7 +155,7 @@ def test_items_rebuilt_with_other_timestamps_give_the_same_view(framework: str) 
 
     records = load(f"{framework}_two_turns")
     again = [
-        events.Record(r.offset, events.UnknownItem(topic=r.item.topic, data=retimed(copy.deepcopy(r.item.data))))
+        events.Record(r.offset, events.UnknownItem(topic=r.item.topic, data=retimed(copy.deepcopy(r.item.value()))))
         for r in records
         if isinstance(r.item, events.UnknownItem)
     ]
@@ -163,19 +176,26 @@ def test_an_unknown_event_type_in_a_known_schema_is_counted_and_shown_not_droppe
     assert "teleport" in render_records(applied[-1:], view).plain
 
 
-def test_bad_input_on_a_framework_topic_is_a_clear_row_and_literal_text() -> None:
-    records = load("pydantic_ai_clean")
+@pytest.mark.parametrize("whole", [False, True], ids=["as read", "decoded whole"])
+def test_bad_input_on_a_framework_topic_is_a_clear_row_and_literal_text(whole: bool) -> None:
+    records = load("pydantic_ai_clean", whole=whole)
     head = len(records)
     hostile_args = '{"q": "[red]x[/red] \x1b]0;pwned\x07 \x1b[2J \u202e"}'
+
+    def item(data: Any) -> events.Decoded:
+        payload = wire(data)
+        if whole:
+            return events.UnknownItem(topic="agent-events", data=json.loads(payload))
+        return events.decode(payload, "agent-events")
+
     extra = [
         # Bytes that are not JSON on the topic (a truncated payload).
         events.Record(head, events.decode(b'{"event_kind": "part_delta", "ind', "agent-events")),
-        events.Record(head + 1, events.UnknownItem(topic="agent-events", data=["not", "an", "object"])),
+        events.Record(head + 1, item(["not", "an", "object"])),
         events.Record(
             head + 2,
-            events.UnknownItem(
-                topic="agent-events",
-                data={
+            item(
+                {
                     "event_kind": "function_tool_call",
                     "part": {"tool_name": "[b]t", "args": hostile_args, "tool_call_id": "c9"},
                 },
@@ -183,9 +203,8 @@ def test_bad_input_on_a_framework_topic_is_a_clear_row_and_literal_text() -> Non
         ),
         events.Record(
             head + 3,
-            events.UnknownItem(
-                topic="agent-events",
-                data={
+            item(
+                {
                     "event_kind": "function_tool_result",
                     "result": {
                         "tool_name": "t",
@@ -196,9 +215,22 @@ def test_bad_input_on_a_framework_topic_is_a_clear_row_and_literal_text() -> Non
                 },
             ),
         ),
+        events.Record(head + 4, item({"event_kind": "part_delta", "index": "zero", "delta": 7})),
+        # Markup and escapes in a streamed delta, and one whose text is not a string.
+        events.Record(head + 5, item({"event_kind": "part_start", "index": 0, "part": {"part_kind": "text"}})),
         events.Record(
-            head + 4,
-            events.UnknownItem(topic="agent-events", data={"event_kind": "part_delta", "index": "zero", "delta": 7}),
+            head + 6,
+            item(
+                {
+                    "event_kind": "part_delta",
+                    "index": 0,
+                    "delta": {"part_delta_kind": "text", "content_delta": hostile_args},
+                }
+            ),
+        ),
+        events.Record(
+            head + 7,
+            item({"event_kind": "part_delta", "index": 0, "delta": {"part_delta_kind": "text", "content_delta": [1]}}),
         ),
     ]
     reducer = Reducer()
@@ -210,6 +242,42 @@ def test_bad_input_on_a_framework_topic_is_a_clear_row_and_literal_text() -> Non
     assert hostile.name == "[b]t" and hostile.arguments == hostile_args and len(hostile.result or "") == 1_000_000
     shown = render_records(applied, view).plain
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown and "[red]x[/red]" in shown
+    assert main_messages(view)[-1].answer == hostile_args + "[1]"  # literal text; a non-string delta as its JSON
+
+
+ALL_RECORDINGS = sorted(path.stem for path in RECORDINGS.glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("name", ALL_RECORDINGS)
+def test_a_fold_from_the_head_alone_equals_one_from_the_whole_object(name: str) -> None:
+    """Devices fold most items from their typed head; every item read whole must give the same view and rows."""
+    read, whole = load(name), load(name, whole=True)
+    for as_read, decoded in zip(read, whole, strict=True):
+        assert isinstance(as_read.item, events.UnknownItem) and isinstance(decoded.item, events.UnknownItem)
+        assert as_read.item.head is not None and as_read.item.value() == decoded.item.value()
+    fast, slow = Reducer(), Reducer()
+    applied_fast, applied_slow = fast.feed(read), slow.feed(whole)
+    assert fast.view() == slow.view()
+    assert [(r.derived, r.schema) for r in applied_fast] == [(r.derived, r.schema) for r in applied_slow]
+    assert render_records(applied_fast, fast.view()).plain == render_records(applied_slow, slow.view()).plain
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_framework_stream_leaves_nothing_for_the_cyclic_collector(framework: str) -> None:
+    """Decoded deltas are untracked structs and bytes: no dict or list for the collector to walk again and again.
+
+    (Decoding every item whole tracked ~1.4 objects an item and made the collector a
+    tenth of a framework stream's cost; ``benchmarks/framework_reduce.py``.)
+    """
+    import gc
+
+    records = load(f"{framework}_two_turns")
+    deltas = [r for r in records if (r.item.head.type or r.item.head.event_kind or "").endswith("delta")]  # type: ignore[union-attr]
+    assert len(deltas) > len(records) // 2
+    for record in deltas:
+        item = record.item
+        assert isinstance(item, events.UnknownItem) and item.head is not None
+        assert not any(gc.is_tracked(obj) for obj in (record, item, item.data, item.head, item.head.delta))
 
 
 def test_other_streams_stay_generic() -> None:

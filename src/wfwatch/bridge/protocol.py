@@ -112,11 +112,11 @@ def record_json(record: events.Record) -> bytes:
             "topic": item.topic,
             "item_kind": item.kind,
             "reason": item.reason,
-            "data": item.data,
+            "data": _payload(item),
         }
         if record.schema:
             # A framework's item (wfwatch.schemas): the events it stands for, which the page applies.
-            named = events.type_field(item.data)
+            named = item.type_name()
             fields["item_kind"] = named[1] if named else ""
             fields["schema"] = record.schema
             fields["derived"] = [events.to_dict(event) for event in record.derived]
@@ -126,6 +126,16 @@ def record_json(record: events.Record) -> bytes:
     else:
         body = events.encode(item)
     return b'{"offset":%d,' % record.offset + body[1:]
+
+
+def _payload(item: events.UnknownItem) -> Any:
+    """The item's JSON for a frame: its bytes as they came when they fit on one SSE ``data:`` line."""
+    data = item.data
+    if type(data) is msgspec.Raw:
+        raw = bytes(data)
+        if b"\n" in raw or b"\r" in raw:
+            return item.value()  # whitespace between a publisher's tokens would end the SSE field
+    return data
 
 
 def _encode_odd(fields: dict[str, Any]) -> bytes:

@@ -43,6 +43,10 @@ class SchemaAdapter(Protocol):
         """The wfwatch events one item stands for; ``None`` when the item's type is not known."""
         ...
 
+    def translate_head(self, offset: int, head: events.ItemHead) -> tuple[Event, ...] | None:
+        """The events of an item its head alone decides (text deltas, quiet types); ``None``: read it whole."""
+        ...
+
     def gap(self) -> None:
         """Items were lost here: forget the model call in progress (what follows starts afresh)."""
         ...
@@ -110,17 +114,26 @@ class Translator:
         type comes back unchanged but for its ``reason``, with the flag false.
         """
         item = record.item
-        if type(item) is not events.UnknownItem:
+        if type(item) is not events.UnknownItem or item.topic == events.TOPIC:
             return record, False
-        data, topic = item.data, item.topic
-        if not isinstance(data, dict) or topic == events.TOPIC:
-            return record, False  # not a framework's JSON object (bytes that are not JSON keep their reason)
+        topic, head = item.topic, item.head
         # Every item of a stream passes here: the topic's adapter first, detection only for a new topic.
-        adapter = self._adapters.get(topic) or self._adapter(topic, data)
+        adapter = self._adapters.get(topic)
         if adapter is None:
-            return record, False
+            if head is not None and head.type is None and head.event_kind is None:
+                return record, False  # no type field: no framework's item (and no need to decode it)
+            adapter = self._adapter(topic, item.value())
+            if adapter is None:
+                return record, False
         offset = record.offset
-        derived = adapter.translate(offset, data)
+        # The head alone decides most items (text deltas) without decoding the rest of the object.
+        derived = adapter.translate_head(offset, head) if head is not None else None
+        data: Any = None
+        if derived is None:
+            data = item.value()
+            if not isinstance(data, dict):
+                return record, False  # not a framework's JSON object: it keeps its reason
+            derived = adapter.translate(offset, data)
         if derived is None:
             kind = type_of(data)
             self.unknown_types[(adapter.schema, kind)] += 1
@@ -136,8 +149,8 @@ class Translator:
                 adapter.gap()
 
     def _adapter(self, topic: str, data: Any) -> SchemaAdapter | None:
-        if topic in self._adapters:
-            return self._adapters[topic]
+        if not isinstance(data, dict):
+            return None  # not a framework's JSON object (bytes that are not JSON keep their reason)
         name = self._forced or detect(data)
         if name is None:
             return None  # undecided: a later item on the topic may still tell

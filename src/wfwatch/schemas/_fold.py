@@ -24,7 +24,6 @@ class ModelCall:
     #: Set once the framework showed the call's outcome (it completed, or the workflow acted on it).
     closed: bool = False
     opened_parts: set[int] = field(default_factory=set)
-    ended_parts: set[int] = field(default_factory=set)
 
 
 class Fold:
@@ -95,7 +94,6 @@ class Fold:
         call = self.call
         call.attempt += 1
         call.opened_parts.clear()
-        call.ended_parts.clear()
         out.append(
             events.AttemptStarted(
                 lane=self.lane,

@@ -24,7 +24,7 @@ import re
 from typing import Any, Final
 
 from wfwatch import events
-from wfwatch.events import Event
+from wfwatch.events import Event, ItemHead
 from wfwatch.schemas import text_of
 from wfwatch.schemas._fold import Fold
 
@@ -81,6 +81,20 @@ class OpenAIAgentsAdapter:
 
     def gap(self) -> None:
         self._fold.forget_call()
+
+    def translate_head(self, offset: int, head: ItemHead) -> tuple[Event, ...] | None:
+        kind = head.type
+        if kind is None:
+            return None
+        channel = _DELTAS.get(kind)
+        if channel is not None:  # most of a stream: checked first
+            delta = head.delta
+            if delta is None or type(delta) is str:
+                return self._fold.delta(offset, text_of(delta), channel)
+            return None  # an object where the text goes: the whole item shows it as JSON
+        if kind in _QUIET:
+            return ()
+        return None
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):
@@ -193,6 +207,10 @@ class OpenAIAgentsItemsAdapter:
 
     def gap(self) -> None:
         """Tool outputs name their call: nothing to forget across a gap."""
+
+    def translate_head(self, offset: int, head: ItemHead) -> tuple[Event, ...] | None:
+        """Every item may name the starting agent: read whole (the topic is small)."""
+        return None
 
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from wfwatch.events import Channel, Event
+from wfwatch.events import Channel, Event, ItemHead, TextPartDelta
 from wfwatch.schemas import text_of
 from wfwatch.schemas._fold import Fold
 
@@ -50,6 +50,8 @@ _DRAIN_NOTE: Final = (
     "run result published; PydanticAI keeps the workflow running until a subscriber acknowledges it "
     "(AgentEventStream drain_timeout, 30 s by default); wfwatch only watches and does not acknowledge"
 )
+#: Model events that change nothing a pane shows (a part's end; the output is final): decided by their kind.
+_ENDS: Final = frozenset({"part_end", "final_result"})
 #: Part kinds whose text is streamed: answer text and reasoning.
 _CHANNEL: Final[dict[str, Channel]] = {"text": "answer", "thinking": "reasoning"}
 
@@ -73,6 +75,18 @@ class PydanticAIAdapter:
     def gap(self) -> None:
         self._fold.forget_call()
 
+    def translate_head(self, offset: int, head: ItemHead) -> tuple[Event, ...] | None:
+        kind = head.event_kind
+        if kind == "part_delta":  # most of a stream: checked first
+            delta = head.delta
+            if type(delta) is not TextPartDelta:
+                return self._fold.delta(offset, "", None)
+            channel = _CHANNEL.get(delta.part_delta_kind) if delta.part_delta_kind is not None else None
+            return self._fold.delta(offset, text_of(delta.content_delta) if channel is not None else "", channel)
+        if kind in _QUIET or kind in _ENDS:
+            return ()
+        return None
+
     def translate(self, offset: int, data: Any) -> tuple[Event, ...] | None:
         if not isinstance(data, dict):
             return None
@@ -89,23 +103,22 @@ class PydanticAIAdapter:
             return self._fold.delta(offset, text, channel)
         fold = self._fold
         out: list[Event] = []
-        if kind in _MODEL_EVENTS:
+        if kind == "part_start":
             index = data.get("index")
             index = index if isinstance(index, int) and not isinstance(index, bool) else 0
             call = fold.call
-            if kind == "part_start":
-                if call is None or call.closed:
-                    call = fold.new_call(offset, out)
-                elif call.opened_parts and index <= max(call.opened_parts):
-                    call = fold.retry_call(out)
-                call.opened_parts.add(index)
-                part = _obj(data.get("part"))
-                channel = _CHANNEL.get(str(part.get("part_kind")))
-                if channel is not None:
-                    fold.token(out, text_of(part.get("content")), channel)
-            elif kind == "part_end" and call is not None:
-                call.ended_parts.add(index)
+            if call is None or call.closed:
+                call = fold.new_call(offset, out)
+            elif call.opened_parts and index <= max(call.opened_parts):
+                call = fold.retry_call(out)
+            call.opened_parts.add(index)
+            part = _obj(data.get("part"))
+            channel = _CHANNEL.get(str(part.get("part_kind")))
+            if channel is not None:
+                fold.token(out, text_of(part.get("content")), channel)
             return tuple(out)
+        if kind in _ENDS:
+            return ()
         if kind in _TOOL_CALLS:
             fold.close_call(out)
             part = _obj(data.get("part"))

@@ -104,7 +104,7 @@ def _line(record: events.Record) -> str:
         return f"token {item.lane}/{item.message_id}#{item.attempt} {item.channel} {item.text!r}"
     if isinstance(item, events.UnknownItem) and record.schema:
         # A framework's item: its type and payload first, then what wfwatch made of it.
-        named = events.type_field(item.data)
+        named = item.type_name()
         kind = named[1] if named else "?"
         shown = f"{record.schema} {kind} on {item.topic!r}: {events.payload_preview(item)}"
         derived = ", ".join(_short(event) for event in record.derived)
