@@ -10,10 +10,11 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -161,6 +162,8 @@ class SessionDetail:
     error: str = ""
     #: One line per thing being retried now: a pending activity or workflow task past its first attempt.
     attempts: tuple[str, ...] = ()
+    #: What the run is doing now, one entry each: its pending activities (a model call, a tool) and child workflows.
+    now: tuple[str, ...] = ()
     #: Events in the run's history now (visibility indexes it only now and then; 0: not known).
     history_length: int = 0
     #: Why the detail could not be fetched ("" when it was).
@@ -181,6 +184,7 @@ async def describe_session(
     try:
         async with asyncio.timeout(timeout):
             description = await handle.describe(rpc_timeout=rpc_timeout)
+            description_time = datetime.now(UTC)
             raw = description.raw_description
             attempts = [
                 _activity_attempt(activity.activity_type.name, activity.attempt, activity.maximum_attempts)
@@ -190,6 +194,10 @@ async def describe_session(
             ]
             if raw.HasField("pending_workflow_task") and raw.pending_workflow_task.attempt > 1:
                 attempts.append(f"workflow task attempt {raw.pending_workflow_task.attempt}")
+            now = [_pending_activity(activity, description_time) for activity in raw.pending_activities]
+            now += [
+                f"child {child.workflow_type_name or 'workflow'} {child.workflow_id}" for child in raw.pending_children
+            ]
             error = ""
             status = (description.status or WorkflowExecutionStatus.RUNNING).name.lower()
             if status in _UNSUCCESSFUL:
@@ -199,7 +207,29 @@ async def describe_session(
     except RPCError as err:
         return SessionDetail(problem=f"cannot describe {workflow_id!r}: {err.message}")
     history = raw.workflow_execution_info.history_length if raw.HasField("workflow_execution_info") else 0
-    return SessionDetail(error=error, attempts=tuple(attempts), history_length=history)
+    return SessionDetail(error=error, attempts=tuple(attempts), now=tuple(now), history_length=history)
+
+
+#: How a pending activity's state reads (``PendingActivityState``); SCHEDULED past attempt 1 waits out its backoff.
+_ACTIVITY_STATES: Final = {
+    PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED: "scheduled",
+    PendingActivityState.PENDING_ACTIVITY_STATE_STARTED: "running",
+    PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED: "cancelling",
+    PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED: "paused",
+    PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED: "pausing",
+}
+
+
+def _pending_activity(activity: PendingActivityInfo, now: datetime) -> str:
+    """``stream_llm running 4s`` / ``stream_llm waiting to retry (attempt 3)``: one pending activity, as of ``now``."""
+    state = _ACTIVITY_STATES.get(activity.state, "pending")
+    if state == "scheduled" and activity.attempt > 1:
+        return f"{activity.activity_type.name} waiting to retry (attempt {activity.attempt})"
+    shown = f"{activity.activity_type.name} {state}"
+    if state == "running" and activity.HasField("last_started_time"):
+        started = activity.last_started_time.ToDatetime(tzinfo=UTC)
+        shown += f" {max(0, int((now - started).total_seconds()))}s"
+    return shown
 
 
 def _activity_attempt(name: str, attempt: int, maximum: int) -> str:

@@ -259,3 +259,61 @@ async def test_each_step_keeps_one_row_in_a_narrow_pane() -> None:
             timeline = each.query_one(Timeline)
             assert timeline.region.width < 30
             assert timeline.region.height == len(each.view.steps) + 2, timeline.region
+
+
+async def test_text_selected_with_the_mouse_is_what_y_and_ctrl_c_copy(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    """Drag over a lane's lines (Textual's selection): y and ctrl+c copy exactly that text; the raw view too."""
+    session = await start(client, task_queue, words=60, messages=["summarise the deploy"], tps=400)
+    app = WfwatchApp(client, open_session=session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, pane = await watching(pilot, app)
+        await wait_for(pilot, lambda: pane.stats.state == "ended", timeout=90)
+        await pilot.pause(0.3)
+        lane = main_lane(pane)
+        region = lane.scrollable_content_region
+        top = int(lane.scroll_offset.y)
+        lines = lane.shown_text.splitlines()
+        # Three rows in view, in the answer (the newest text), each long enough to cut into.
+        last = min(region.height, len(lines) - top) - 1
+        while len(lines[top + last]) < 8 or len(lines[top + last - 2]) < 8:
+            last -= 1
+        first = last - 2
+        assert first >= 0, lines
+        await pilot.mouse_down(offset=(region.x + 3, region.y + first))
+        await pilot.hover(offset=(region.x + 6, region.y + last))
+        await pilot.mouse_up(offset=(region.x + 6, region.y + last))
+        await pilot.pause(0.2)
+        # Textual's selection takes the cell under the pointer too (column 6 is the 7th character).
+        expected = "\n".join([lines[top + first][3:], lines[top + first + 1], lines[top + last][:7]])
+        assert screen.get_selected_text() == expected
+        await pilot.press("y")
+        assert app.clipboard == expected
+        app.copy_to_clipboard("")
+        await pilot.press("ctrl+c")
+        assert app.clipboard == expected
+        # The selection is drawn: the selected cells carry the screen's selection style.
+        selected = screen.get_component_rich_style("screen--selection")
+        strip = lane.render_line(first)
+        assert [s.text for s in strip if s.style and selected.bgcolor == s.style.bgcolor] == [lines[top + first][3:]]
+        # A click clears it; y then copies the latest message again.
+        await pilot.click(offset=(region.x + 1, region.y + 1))
+        await pilot.pause(0.1)
+        assert not screen.get_selected_text()
+        await pilot.press("y")
+        assert app.clipboard == sanitize(next(m.answer for m in reversed(pane.view.lanes[0].messages) if m.answer))
+        # The raw view's rows are selectable the same way.
+        await pilot.press("v")
+        await wait_for(pilot, lambda: pane.raw_mode)
+        await pilot.pause(0.3)
+        raw = pane.query_one("RawLog")
+        rows = raw.lines()  # type: ignore[attr-defined]
+        raw_region = raw.scrollable_content_region
+        raw_top = int(raw.scroll_offset.y)
+        await pilot.mouse_down(offset=(raw_region.x, raw_region.y + 1))
+        await pilot.hover(offset=(raw_region.x + 12, raw_region.y + 2))
+        await pilot.mouse_up(offset=(raw_region.x + 12, raw_region.y + 2))
+        await pilot.pause(0.2)
+        await pilot.press("y")
+        assert app.clipboard == rows[raw_top + 1] + "\n" + rows[raw_top + 2][:13]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -400,6 +401,7 @@ async def test_status_colours_and_the_detail_panel_with_errors_retries_and_the_r
         Waits.run, id=f"timed-out-{suffix}", task_queue=ending_queue, execution_timeout=timedelta(seconds=1)
     )
     retrying = await client.start_workflow(Retries.run, id=f"retries-{suffix}", task_queue=ending_queue)
+    waiting = await client.start_workflow(Waits.run, id=f"waiting-{suffix}", task_queue=ending_queue)
     await terminated.terminate(reason="operator stopped it")
     await cancelled.cancel()
     app = WfwatchApp(client)
@@ -416,6 +418,7 @@ async def test_status_colours_and_the_detail_panel_with_errors_retries_and_the_r
             cancelled.id: ("canceled", "magenta"),
             timed_out.id: ("timed out", "red"),
             retrying.id: ("running", "green"),
+            waiting.id: ("running", "green"),
         }
 
         def statuses() -> dict[str, tuple[str, str]]:
@@ -445,9 +448,18 @@ async def test_status_colours_and_the_detail_panel_with_errors_retries_and_the_r
         show(retrying.id)
         await wait_for(pilot, lambda: "retries activity flaky_step attempt" in str(detail.render()))
         assert "upstream answered 503" in str(detail.render())
+        # What it does now: its activity, between attempts (or in one).
+        now = re.search(
+            r"now flaky_step (waiting to retry \(attempt \d+\)|running \d+s|scheduled)  ", shown := str(detail.render())
+        )
+        assert now, shown
+        show(waiting.id)
+        await wait_for(pilot, lambda: "now waiting (no activity running)" in str(detail.render()))
         show(completed.id)
         await wait_for(pilot, lambda: "retries -" in str(detail.render()) and "error -" in str(detail.render()))
+        assert "now -" in str(detail.render())
     await retrying.terminate("test over")
+    await waiting.terminate("test over")
 
 
 async def test_the_web_ui_link_is_copied_with_the_id_quoted(

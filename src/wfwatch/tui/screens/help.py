@@ -34,7 +34,9 @@ OPERATOR = (
     "the search (n / N next / previous), Esc clears it; going to a match stops the lane following (End "
     "resumes). Times (t): off, relative to the first timed event the pane holds (+12.3s), or wall clock; events "
     "without a time (another framework's stream) show none. Tool calls sit in their lane where they "
-    "happened, one line each (e expands them). y copies the lane's latest message, w writes the pane's "
+    "happened, one line each (e expands them). Drag with the mouse to select text in a lane or the raw "
+    "view (shift+drag in most terminals for the terminal's own selection); ctrl+c or y copies it. With "
+    "nothing selected, y copies the lane's latest message. w writes the pane's "
     "transcript (as wfwatch export does) to a markdown file in the current directory. The pane header's "
     "rate is model tokens/s, measured from the tokens' own times where they carry them."
 )

@@ -393,7 +393,10 @@ def _when(when: datetime | None, now: datetime) -> str:
 
 
 def detail_text(row: SessionRow, detail: SessionDetail | None, now: datetime, *, fetching: bool) -> Text:
-    """Four lines about one row, every workflow-controlled part as plain text (never markup)."""
+    """Four lines about one row: times, where it runs, what it does now and retries, its error.
+
+    Every workflow-controlled part is plain text (never markup).
+    """
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append_text(status_text(row.status))
     out.append(f"  started {_when(row.start_time, now)}")
@@ -411,6 +414,14 @@ def detail_text(row: SessionRow, detail: SessionDetail | None, now: datetime, *,
         out.append(one_line(row.parent_id))
     out.append("\nturn ", style="dim")
     out.append("-" if row.turn is None else str(row.turn))
+    out.append("  now ", style="dim")
+    if row.status != "running":
+        out.append("-")
+    elif detail is None or detail.problem:
+        out.append("…" if fetching else "-")
+    else:
+        # Its pending activities (a model call, a tool) and child workflows; none: waiting for a message or timer.
+        out.append("; ".join(one_line(doing) for doing in detail.now) or "waiting (no activity running)")
     out.append("  retries ", style="dim")
     if detail is None:
         out.append("…" if fetching else "-")

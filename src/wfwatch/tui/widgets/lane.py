@@ -18,6 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
 from wfwatch.reducer import GapView, LaneView, MessageView, ToolCallView, rate
@@ -282,6 +283,9 @@ class LaneColumn(ScrollView):
         self._status = ""
         self._lane: LaneView | None = None
         self._base_style: Style | None = None
+        #: Drawn lines by index, with what they were drawn from: a flush redraws every line in view,
+        #: and most of them (all but the streaming tail) did not change.
+        self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._gaps = 0
         self._tools: tuple[ToolCallView, ...] = ()
         #: How the pane shows times and tool calls (it sets them before each show).
@@ -523,6 +527,16 @@ class LaneColumn(ScrollView):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base_style = None
+        self._strips.clear()
+
+    # --- text selection (Textual's: drag with the mouse, ctrl+c or y copies) ------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected part of every line the column can draw, as plain (sanitised) text."""
+        return selection.extract("\n".join(self._lines)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -535,15 +549,42 @@ class LaneColumn(ScrollView):
         if index >= len(self._lines):
             return Strip.blank(width, base)
         line = self._lines[index]
-        style = base + STYLES[self._kinds[index]]
+        kind = self._kinds[index]
         columns = self._hits_by_line.get(index)
+        current = self.current_match
+        if current is not None and (not columns or current[0] != index):
+            current = None  # the current match is on another line: nothing of it to draw here
+        selection = self.text_selection
+        span = selection.get_span(index) if selection is not None else None
+        hits = (tuple(columns), len(self.search_query)) if columns else None
+        key = (line, kind, hits, current, span, scroll_x, width, base)
+        cached = self._strips.get(index)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if len(self._strips) > 4096:
+            self._strips.clear()
+        strip = self._draw(index, line, base + STYLES[kind], columns, current, span)
+        # Offsets tell Textual which line and column the mouse is over: what makes the text selectable.
+        strip = strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, index)
+        self._strips[index] = (key, strip)
+        return strip
+
+    def _draw(
+        self,
+        index: int,
+        line: str,
+        style: Style,
+        columns: list[int] | None,
+        current: tuple[int, int] | None,
+        span: tuple[int, int] | None,
+    ) -> Strip:
+        """One line, its search matches and the part of it that is selected highlighted."""
         if not columns:
             strip = Strip([Segment(line, style)])
         else:
             segments: list[Segment] = []
             at = 0
             size = len(self.search_query)
-            current = self.current_match
             for column in columns:
                 if column < at:
                     continue
@@ -553,4 +594,26 @@ class LaneColumn(ScrollView):
                 at = column + size
             segments.append(Segment(line[at:], style))
             strip = Strip(segments)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        if span is not None:
+            strip = Strip(_restyle(list(strip), span, self.screen.get_component_rich_style("screen--selection")))
+        return strip
+
+
+def _restyle(segments: list[Segment], span: tuple[int, int], style: Style) -> list[Segment]:
+    """``segments`` with ``style`` added to characters ``start`` .. ``end`` (``end`` -1: to the end of the line)."""
+    start, end = span
+    out: list[Segment] = []
+    at = 0
+    for text, segment_style, _ in segments:
+        stop = at + len(text)
+        lo, hi = max(start, at), stop if end == -1 else min(end, stop)
+        if lo >= hi:
+            out.append(Segment(text, segment_style))
+        else:
+            if lo > at:
+                out.append(Segment(text[: lo - at], segment_style))
+            out.append(Segment(text[lo - at : hi - at], (segment_style or Style()) + style))
+            if hi < stop:
+                out.append(Segment(text[hi - at :], segment_style))
+        at = stop
+    return out

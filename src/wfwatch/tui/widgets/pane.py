@@ -95,7 +95,7 @@ class Pane(Vertical):
         Binding("e", "toggle_tools", "Expand/collapse tool calls", show=False, id="pane.toggle_tools"),
         Binding("n", "next_match(1)", "Next search match", show=False, id="pane.next_match"),
         Binding("N", "next_match(-1)", "Previous search match", show=False, id="pane.previous_match"),
-        Binding("y", "copy_message", "Copy the lane's latest message", show=False, id="pane.copy"),
+        Binding("y", "copy_message", "Copy the selection, else the lane's latest message", show=False, id="pane.copy"),
     ]
 
     class Ended(Message):
@@ -558,7 +558,13 @@ class Pane(Vertical):
         return next((m.answer for m in reversed(lane.messages) if m.answer), None)
 
     def action_copy_message(self) -> None:
-        """y: the lane's latest message (its canonical text, as the model wrote it) to the clipboard."""
+        """y: the text selected with the mouse, else the lane's latest message (its canonical text) to the clipboard."""
+        selected = self.screen.get_selected_text() if self.is_attached else None
+        if selected:
+            # Lanes and the raw view hold their text sanitised: the selection is what they show.
+            self.app.copy_to_clipboard(selected)
+            self.notify(f"copied the selection, {len(selected):,} characters", timeout=2)
+            return
         text = self.latest_message_text()
         if text is None:
             self.notify("nothing to copy yet", severity="warning")

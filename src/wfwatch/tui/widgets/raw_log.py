@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
 from wfwatch import events
@@ -178,21 +179,39 @@ class RawLog(ScrollView, can_focus=True):
             f"… {self._dropped} earlier records not kept here: join offset N (j) to see them before {at}", style="dim"
         )
 
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected part of the rows (Textual's text selection: drag with the mouse, ctrl+c or y copies)."""
+        return selection.extract("\n".join(self.lines())), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
+
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
+        line = self.scroll_offset.y + y
+        index = line
         width = self.scrollable_content_region.width
         if self._dropped:
             if index == 0:
-                return self._strip(self._summary(), width)
+                return self._strip(self._summary(), width, line)
             index -= 1
         if not 0 <= index < len(self._rows):
             return Strip.blank(width, self.rich_style)
-        return self._strip(self._row_text(self._rows[index]), width)
+        return self._strip(self._row_text(self._rows[index]), width, line)
 
     def _row_text(self, row: Row) -> Text:
         return render_row(row, self._latest, generic=self._generic, time_format=self.time_format, origin=self._origin)
 
-    def _strip(self, text: Text, width: int) -> Strip:
+    def _strip(self, text: Text, width: int, line: int) -> Strip:
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(line)) is not None:
+            start, end = span
+            text.stylize(
+                self.screen.get_component_rich_style("screen--selection"), start, len(text) if end == -1 else end
+            )
         segments = list(text.render(self.app.console))
-        strip = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width)
-        return strip.extend_cell_length(width, self.rich_style).apply_style(self.rich_style)
+        scroll_x = self.scroll_offset.x
+        strip = Strip(segments).crop(scroll_x, scroll_x + width)
+        # Offsets tell Textual which row and column the mouse is over: what makes the rows selectable.
+        return (
+            strip.extend_cell_length(width, self.rich_style).apply_style(self.rich_style).apply_offsets(scroll_x, line)
+        )
