@@ -204,6 +204,13 @@ async def test_leaving_a_session_and_returning_brings_its_panes_back() -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: third.view.first_offset == 5)
         shown = third.view
+        # How the panes show things comes back too: times, expanded tool calls, a search and its match.
+        await pilot.press("t", "e")
+        third.search("run")
+        await wait_for(pilot, lambda: len(third.matches) > 2)
+        await pilot.press("n", "n")
+        on_match = third.current_match
+        assert on_match is not None and on_match != third.matches[0]
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         back = app.open_session("demo-team")
@@ -214,6 +221,12 @@ async def test_leaving_a_session_and_returning_brings_its_panes_back() -> None:
         await wait_for(pilot, lambda: panes[2].stats.state == "live")
         assert panes[2].view == shown, "what the pane showed comes back, caught up from its position"
         assert back.focused is panes[2]
+        assert back.time_format == "relative" and all(p.time_format == "relative" for p in panes)
+        assert [p.tools_expanded for p in panes] == [False, False, True]
+        assert panes[2].search_query == "run" and panes[0].search_query == ""
+        await wait_for(pilot, lambda: panes[2].current_match == on_match)
+        lane = next(c for c in panes[2].query(LaneColumn) if c.lane_name == on_match[0])
+        assert lane.current_match == on_match[1:]
         await pilot.press("a")
         await pilot.pause()
         assert back.panes[-1].device_name == "pane-4"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from wfwatch.hub import Join
 from wfwatch.text import one_line, sanitize
 from wfwatch.tui.device import DeviceFactory, parse_join
 from wfwatch.tui.host import dashboard
+from wfwatch.tui.pacer import FramePacer
 from wfwatch.tui.timefmt import TimeFormat, next_format
 from wfwatch.tui.widgets.devices_panel import DevicesPanel
 from wfwatch.tui.widgets.footer import StableFooter
@@ -39,6 +41,7 @@ class SessionLayout:
     panes: list[PaneMemory] = field(default_factory=list)
     device_count: int = 0
     focused: int = 0
+    time_format: TimeFormat = "off"
 
 
 def pane_of(node: DOMNode | None) -> Pane | None:
@@ -87,6 +90,7 @@ class WatchScreen(Screen[None]):
         #: The pane that had the focus when a prompt opened: it gets it back when the prompt closes.
         self._prompt_return: Pane | None = None
         self._layout = layout
+        self._pacer = FramePacer()
         #: How every pane shows event times (``t`` cycles off / relative / absolute).
         self.time_format: TimeFormat = "off"
 
@@ -116,6 +120,7 @@ class WatchScreen(Screen[None]):
         self._prompt_purpose = "message"
         layout = self._layout
         if layout is not None and layout.panes:
+            self.time_format = layout.time_format
             restored = [self.add_pane(memory.join, memory) for memory in layout.panes]
             self._device_count = max(self._device_count, layout.device_count)
             restored[min(layout.focused, len(restored) - 1)].focus()
@@ -131,6 +136,7 @@ class WatchScreen(Screen[None]):
             panes=[pane.remember() for pane in panes],
             device_count=self._device_count,
             focused=panes.index(focused) if focused in panes else 0,
+            time_format=self.time_format,
         )
 
     def action_leave(self) -> None:
@@ -142,11 +148,16 @@ class WatchScreen(Screen[None]):
         """One timer for all panes: their redraws coalesce into one frame.
 
         With a timer per pane, four panes at 20 Hz asked for up to 80 layouts a
-        second, each re-rendering every pane (benchmarks/tui_load.py).
+        second, each re-rendering every pane (benchmarks/tui_load.py). While
+        other programs hold the CPU, fewer frames (:mod:`wfwatch.tui.pacer`).
         """
+        if not self._pacer.due():
+            return
+        wall, cpu = time.perf_counter(), time.thread_time()
         for pane in self.query(Pane):
             if pane.is_mounted:  # a pane just added has no children to draw into yet
                 pane.flush()
+        self._pacer.took(time.perf_counter() - wall, time.thread_time() - cpu)
 
     def _default_join(self) -> Join:
         """The first pane joins as the preferences say (``start`` unless changed)."""

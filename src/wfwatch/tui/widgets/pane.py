@@ -79,6 +79,9 @@ class PaneMemory:
     resume_point: int | None
     resumed_at: int | None
     lane_tab: str | None = None
+    tools_expanded: bool = False
+    search_query: str = ""
+    current_match: tuple[str, int, int] | None = None
 
 
 class Pane(Vertical):
@@ -156,6 +159,8 @@ class Pane(Vertical):
         self._tokens_seen_at = 0.0
         #: How the workflow closed, once this pane's stream ended.
         self.end_status: str | None = None
+        #: The match the reader was on when they left the session, until the lanes that hold it are drawn.
+        self._match_to_restore: tuple[str, int, int] | None = None
         if memory is not None:
             self.join = memory.join
             self.reducer = memory.reducer
@@ -169,6 +174,10 @@ class Pane(Vertical):
             self._resume_point_known = True
             self.resumed_at = memory.resumed_at
             self.lane_tab = memory.lane_tab
+            self.tools_expanded = memory.tools_expanded
+            # The lanes are searched again as they are drawn; the match the reader was on is shown again.
+            self.search_query = memory.search_query
+            self._match_to_restore = memory.current_match
 
     def remember(self) -> PaneMemory:
         """The pane as it is now, to bring back when the user returns to the session."""
@@ -185,6 +194,9 @@ class Pane(Vertical):
             resume_point=self.resume_point,
             resumed_at=self.resumed_at,
             lane_tab=self.lane_tab,
+            tools_expanded=self.tools_expanded,
+            search_query=self.search_query,
+            current_match=self.current_match,
         )
 
     def compose(self) -> ComposeResult:
@@ -540,6 +552,16 @@ class Pane(Vertical):
 
     def _keep_match(self) -> None:
         """Lines moved (text streamed in): keep the current match highlighted, or take the first."""
+        restore = self._match_to_restore
+        if restore is not None:
+            matches = self.matches
+            if restore in matches:
+                self._match_to_restore = None
+                self._go_to(restore)
+                return
+            if restore[0] not in {lane for lane, _, _ in matches}:
+                return  # its lane is not drawn yet
+            self._match_to_restore = None
         if self.current_match is None and self.matches:
             self._go_to(self.matches[0])
 
