@@ -32,12 +32,13 @@ from wfwatch.agents.workflows import AgentSession
 from wfwatch.bridge.protocol import record_json
 from wfwatch.bridge.server import BridgeServer
 from wfwatch.hub import Hub
-from wfwatch.reducer import reduce
+from wfwatch.reducer import Reducer, reduce
 from wfwatch.stream.reader import read_all
 from wfwatch.temporal.server import EmbeddedServer
 
 CHROMIUM = find_chromium()
 REQUIRE_BROWSER = os.environ.get("WFWATCH_REQUIRE_BROWSER") == "1"
+RECORDINGS = Path(__file__).resolve().parent.parent / "unit" / "recordings"
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not REQUIRE_BROWSER,
@@ -216,3 +217,42 @@ async def test_the_page_lists_sessions_and_shows_text_as_text(
     assert heading == hostile
     assert hostile in text
     assert images == 0 and title != "pwned"
+
+
+@pytest.mark.parametrize("recording", ["pydantic_ai_retry", "openai_agents_retry", "openai_agents_handoff"])
+async def test_the_page_folds_a_framework_stream_as_a_pane_does(client: Client, tmp_path: Path, recording: str) -> None:
+    """Framework frames carry the payload as it came and the events it stands for; the page applies those.
+
+    The items are the real frameworks' payloads (tests/unit/recordings, captured by
+    scripts/record_framework_streams.py), decoded as the hub decodes them.
+    """
+    rows = [json.loads(line) for line in (RECORDINGS / f"{recording}.jsonl").read_text().splitlines()]
+    read = [
+        events.Record(row["offset"], events.decode(json.dumps(row["data"], sort_keys=True).encode(), row["topic"]))
+        for row in rows
+    ]
+    pane = Reducer()
+    applied = pane.feed(read)
+    view = pane.view()
+    wire = [json.loads(record_json(record)) for record in applied]
+    assert all(frame["data"] is not None for frame in wire)
+    async with served(client, tmp_path) as server, browser(tmp_path, f"{server.url}/") as page:
+        await page.wait_for("typeof window.wfwatch?.Reducer === 'function'")
+        script = (
+            "(() => { const r = new wfwatch.Reducer();"
+            f" for (const ev of {json.dumps(wire)}) r.apply(ev);"
+            " const v = r.view();"
+            " return {canonical: v.canonical, lanes: v.lanes.map(l => l.name), odd: v.odd.length,"
+            " messages: v.lanes.flatMap(l => l.messages.map(m => [m.messageId, m.attempt, m.superseded]))}; })()"
+        )
+        result = await page.evaluate(script)
+    assert result["canonical"] == view.canonical_text() and view.canonical_text()
+    assert result["lanes"] == [lane.name for lane in view.lanes]
+    assert result["odd"] == len(view.odd_items) == 0
+    assert result["messages"] == [
+        [m.message_id, m.attempt, list(m.superseded_attempts)] for lane in view.lanes for m in lane.messages
+    ]
+    if recording.endswith("_retry"):
+        assert any(m.superseded_attempts for lane in view.lanes for m in lane.messages), "a retried call"
+    else:
+        assert len(view.lanes) > 1, "the handoff's lane"
