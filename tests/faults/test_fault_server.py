@@ -10,6 +10,7 @@ once, same items), without a gap.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -73,7 +74,8 @@ async def test_server_killed_and_restarted_on_the_same_db(tmp_path: Path, fault_
                 states = [await tap.finish(timeout=90) for tap in taps]
                 took = time.monotonic() - began
                 stats = hub.upstream_stats(handle.id)
-            await handle.result()
+            # Bounded: a session stuck behind a failing workflow task fails here, with the worker's log shown.
+            await asyncio.wait_for(handle.result(), 120)
             truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
     head = end.next_offset if end is not None else len(truth)
     problems = [p for s in states for p in verdict(s, head, expected, truth=truth)]
@@ -124,7 +126,8 @@ async def test_server_frozen_for_10_seconds(tmp_path: Path, fault_result: FaultR
                 states = [await tap.finish(timeout=90) for tap in taps]
                 took = time.monotonic() - began
                 stats = hub.upstream_stats(handle.id)
-            await handle.result()
+            # Bounded: a session stuck behind a failing workflow task fails here, with the worker's log shown.
+            await asyncio.wait_for(handle.result(), 120)
             truth, truth_gaps, end = await read_all(client, handle.id, timeout=30)
             worker_alive = worker.returncode is None
     head = end.next_offset if end is not None else len(truth)

@@ -30,7 +30,7 @@ def test_hash_routing_hashes_the_session_path_only_and_checks_healthz() -> None:
     assert "hash-type consistent" in text
     assert "http-check send meth GET uri /healthz" in text
     assert "http-check expect status 200" in text
-    assert "retry-on conn-failure empty-response 503" in text and "option redispatch 1" in text
+    assert "retry-on conn-failure empty-response 503" in text and "option redispatch\n" in text
     assert [line.split()[1:3] for line in text.splitlines() if line.strip().startswith("server ")] == [
         ["r1", "127.0.0.1:8701"],
         ["r2", "127.0.0.1:8702"],

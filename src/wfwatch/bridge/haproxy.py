@@ -12,10 +12,16 @@ Why each line is there, in short (docs/scaling.md says more):
   replica leaves, only its own sessions move.
 * ``option httpchk`` on ``/healthz``: a replica that cannot reach Temporal,
   or is draining, is taken out after ``fall`` failed checks.
-* ``retry-on conn-failure empty-response 503`` + ``option redispatch 1``: a
-  client reconnecting to a replica that has just died (connection refused)
-  or is draining (503) is sent on to the next replica on the ring, before
-  the health checks have even noticed.
+* ``retry-on conn-failure empty-response 503`` + ``option redispatch`` (on
+  the last retry): a client reconnecting to a replica that has just died
+  (connection refused) or is draining (503) is sent on to another replica,
+  after the retries' one-second turn-arounds, by when the health checks have
+  taken the replica out. Redispatching at once (``option redispatch 1``)
+  could split a moved session between two replicas: the pick for a request
+  sent away from a server still counted as up is not the key's place on the
+  ring, which is what later requests get once the server is out, so clients
+  that came back early and late landed on different replicas (the fleet
+  test failed on it in 2 runs of about 22).
 * ``option http-no-delay``: an SSE frame is small and wanted now; without it
   the kernel may hold it back (Nagle, ``MSG_MORE``) for up to 200 ms.
 * timeouts well above the bridge's 15 s heartbeat, so idle SSE streams live.
@@ -109,9 +115,11 @@ defaults
     timeout queue 5s
     # SSE frames are small and must leave now: no Nagle, no MSG_MORE waits (up to 200 ms each).
     option http-no-delay
-    # A client coming back to a replica that died (refused) or drains (503) goes on to the next one.
+    # A client coming back to a replica that died (refused) or drains (503) goes on to another one,
+    # on the last retry: by then the health checks took it out, so every client of a session that
+    # moved gets the same replica (redispatching at once picks by another rule, and split sessions).
     retries {t.retries}
-    option redispatch 1
+    option redispatch
     retry-on conn-failure empty-response 503
 
 frontend wfwatch
