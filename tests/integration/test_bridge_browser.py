@@ -19,6 +19,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _bridge_support.cdp import Chromium, Page, find_chromium
@@ -163,23 +164,29 @@ def crafted_records() -> list[events.Record]:
     return [events.Record(offset, item) for offset, item in enumerate(items)]
 
 
+async def page_fold(page: Page, wire: list[dict[str, object]]) -> dict[str, Any]:
+    """The page's own reducer (``wfwatch.Reducer`` in its script) fed ``wire`` frames: what its view holds."""
+    await page.wait_for("typeof window.wfwatch?.Reducer === 'function'")
+    script = (
+        "(() => { const r = new wfwatch.Reducer();"
+        f" for (const ev of {json.dumps(wire)}) r.apply(ev);"
+        " const v = r.view();"
+        " return {canonical: v.canonical, lanes: v.lanes.map(l => [l.name, l.status]),"
+        " steps: v.steps.map(s => [s.name, s.status]), odd: v.odd.map(o => [o.offset, o.kind]),"
+        " errors: v.errors, records: v.records, tokens: v.tokens,"
+        " messages: v.lanes.flatMap(l => l.messages.map(m => [m.messageId, m.attempt, m.reasoning, m.superseded]))}; })()"
+    )
+    result: dict[str, Any] = await page.evaluate(script)
+    return result
+
+
 async def test_the_page_reducer_is_the_python_reducer(client: Client, tmp_path: Path) -> None:
     records = crafted_records()
     wire = [json.loads(record_json(r)) for r in records]
     wire.insert(10, wire[4])  # a re-delivered record changes nothing
     view = reduce(records)
     async with served(client, tmp_path) as server, browser(tmp_path, f"{server.url}/") as page:
-        await page.wait_for("typeof window.wfwatch?.Reducer === 'function'")
-        script = (
-            "(() => { const r = new wfwatch.Reducer();"
-            f" for (const ev of {json.dumps(wire)}) r.apply(ev);"
-            " const v = r.view();"
-            " return {canonical: v.canonical, lanes: v.lanes.map(l => [l.name, l.status]),"
-            " steps: v.steps.map(s => [s.name, s.status]), odd: v.odd.map(o => [o.offset, o.kind]),"
-            " errors: v.errors, records: v.records, tokens: v.tokens,"
-            " messages: v.lanes.flatMap(l => l.messages.map(m => [m.messageId, m.attempt, m.reasoning, m.superseded]))}; })()"
-        )
-        result = await page.evaluate(script)
+        result = await page_fold(page, wire)
     assert result["canonical"] == view.canonical_text()
     assert result["lanes"] == [[lane.name, lane.status] for lane in view.lanes]
     assert [name for name, _ in result["lanes"]] == ["main", "scout", "critic", "zeta", "alpha"]
@@ -237,20 +244,14 @@ async def test_the_page_folds_a_framework_stream_as_a_pane_does(client: Client, 
     wire = [json.loads(record_json(record)) for record in applied]
     assert all(frame["data"] is not None for frame in wire)
     async with served(client, tmp_path) as server, browser(tmp_path, f"{server.url}/") as page:
-        await page.wait_for("typeof window.wfwatch?.Reducer === 'function'")
-        script = (
-            "(() => { const r = new wfwatch.Reducer();"
-            f" for (const ev of {json.dumps(wire)}) r.apply(ev);"
-            " const v = r.view();"
-            " return {canonical: v.canonical, lanes: v.lanes.map(l => l.name), odd: v.odd.length,"
-            " messages: v.lanes.flatMap(l => l.messages.map(m => [m.messageId, m.attempt, m.superseded]))}; })()"
-        )
-        result = await page.evaluate(script)
+        result = await page_fold(page, wire)
     assert result["canonical"] == view.canonical_text() and view.canonical_text()
-    assert result["lanes"] == [lane.name for lane in view.lanes]
-    assert result["odd"] == len(view.odd_items) == 0
+    assert result["lanes"] == [[lane.name, lane.status] for lane in view.lanes]
+    assert result["odd"] == [] and view.odd_items == ()
     assert result["messages"] == [
-        [m.message_id, m.attempt, list(m.superseded_attempts)] for lane in view.lanes for m in lane.messages
+        [m.message_id, m.attempt, m.reasoning, list(m.superseded_attempts)]
+        for lane in view.lanes
+        for m in lane.messages
     ]
     if recording.endswith("_retry"):
         assert any(m.superseded_attempts for lane in view.lanes for m in lane.messages), "a retried call"
