@@ -7,8 +7,10 @@ framework's stream) shows that a missing time is shown as nothing, never 1970.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,20 @@ async def start(client: Client, task_queue: str, words: int, messages: list[str]
     return handle.id
 
 
+@contextlib.asynccontextmanager
+async def watched_to_the_end(
+    client: Client, task_queue: str, *, words: int, messages: list[str], tps: float, size: tuple[int, int]
+) -> AsyncIterator[tuple[Any, WfwatchApp, WatchScreen, Pane]]:
+    """A real session watched in the dashboard from its start until its stream ended."""
+    session = await start(client, task_queue, words=words, messages=messages, tps=tps)
+    app = WfwatchApp(client, open_session=session)
+    async with app.run_test(size=size) as pilot:
+        screen, pane = await watching(pilot, app)
+        await wait_for(pilot, lambda: pane.stats.state == "ended", timeout=90)
+        await pilot.pause(0.3)
+        yield pilot, app, screen, pane
+
+
 async def watching(pilot: Any, app: WfwatchApp) -> tuple[WatchScreen, Pane]:
     await wait_for(pilot, lambda: isinstance(app.screen, WatchScreen))
     screen = app.screen
@@ -66,12 +82,13 @@ async def watching(pilot: Any, app: WfwatchApp) -> tuple[WatchScreen, Pane]:
 
 
 async def test_times_tool_rows_and_step_numbers(client: Client, task_queue: str, worker: Worker) -> None:
-    session = await start(client, task_queue, words=30, messages=["ship it"], tps=200)
-    app = WfwatchApp(client, open_session=session)
-    async with app.run_test(size=(160, 45)) as pilot:
-        screen, pane = await watching(pilot, app)
-        await wait_for(pilot, lambda: pane.stats.state == "ended", timeout=90)
-        await pilot.pause(0.3)
+    async with watched_to_the_end(client, task_queue, words=30, messages=["ship it"], tps=200, size=(160, 45)) as (
+        pilot,
+        app,
+        screen,
+        pane,
+    ):
+        session = pane.session_id
         lane = main_lane(pane)
         # The demo's tool (its scenario's), in the lane between the plan and the answer, on one line.
         (call,) = pane.view.tool_calls
@@ -265,12 +282,9 @@ async def test_text_selected_with_the_mouse_is_what_y_and_ctrl_c_copy(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
     """Drag over a lane's lines (Textual's selection): y and ctrl+c copy exactly that text; the raw view too."""
-    session = await start(client, task_queue, words=60, messages=["summarise the deploy"], tps=400)
-    app = WfwatchApp(client, open_session=session)
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen, pane = await watching(pilot, app)
-        await wait_for(pilot, lambda: pane.stats.state == "ended", timeout=90)
-        await pilot.pause(0.3)
+    async with watched_to_the_end(
+        client, task_queue, words=60, messages=["summarise the deploy"], tps=400, size=(120, 40)
+    ) as (pilot, app, screen, pane):
         lane = main_lane(pane)
         region = lane.scrollable_content_region
         top = int(lane.scroll_offset.y)

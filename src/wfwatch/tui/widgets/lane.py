@@ -533,7 +533,7 @@ class LaneColumn(ScrollView):
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         """The selected part of every line the column can draw, as plain (sanitised) text."""
-        return selection.extract("\n".join(self._lines)), "\n"
+        return selection.extract(self.shown_text), "\n"
 
     def selection_updated(self, selection: Selection | None) -> None:
         self.refresh()
@@ -579,36 +579,35 @@ class LaneColumn(ScrollView):
         span: tuple[int, int] | None,
     ) -> Strip:
         """One line, its search matches and the part of it that is selected highlighted."""
-        if not columns:
-            strip = Strip([Segment(line, style)])
-        else:
-            segments: list[Segment] = []
-            at = 0
-            size = len(self.search_query)
-            for column in columns:
-                if column < at:
-                    continue
-                segments.append(Segment(line[at:column], style))
-                mark = _CURRENT_MATCH if current == (index, column) else _MATCH
-                segments.append(Segment(line[column : column + size], style + mark))
-                at = column + size
-            segments.append(Segment(line[at:], style))
-            strip = Strip(segments)
+        segments = [Segment(line, style)]
+        at = 0
+        size = len(self.search_query)
+        for column in columns or ():
+            if column < at:
+                continue  # overlaps the match before it
+            mark = _CURRENT_MATCH if current == (index, column) else _MATCH
+            segments = _restyle(segments, (column, column + size), mark)
+            at = column + size
         if span is not None:
-            strip = Strip(_restyle(list(strip), span, self.screen.get_component_rich_style("screen--selection")))
-        return strip
+            segments = _restyle(segments, span, self.screen.get_component_rich_style("screen--selection"))
+        return Strip(segments)
 
 
 def _restyle(segments: list[Segment], span: tuple[int, int], style: Style) -> list[Segment]:
-    """``segments`` with ``style`` added to characters ``start`` .. ``end`` (``end`` -1: to the end of the line)."""
+    """``segments`` with ``style`` added to characters ``start`` .. ``end`` (``end`` -1: to the end of the line).
+
+    By character, not by cell (``Segment.divide`` cuts at cells): search columns and
+    Textual's selection spans both count characters of the line.
+    """
     start, end = span
     out: list[Segment] = []
     at = 0
-    for text, segment_style, _ in segments:
+    for segment in segments:
+        text, segment_style, _ = segment
         stop = at + len(text)
         lo, hi = max(start, at), stop if end == -1 else min(end, stop)
         if lo >= hi:
-            out.append(Segment(text, segment_style))
+            out.append(segment)
         else:
             if lo > at:
                 out.append(Segment(text[: lo - at], segment_style))
