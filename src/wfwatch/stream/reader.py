@@ -212,15 +212,18 @@ class StreamReader:
 
         A server too busy to take the query now (RESOURCE_EXHAUSTED, e.g.
         "consistent query buffer is full" while many sessions roll over) is
-        asked again a few times; any other failure is reported at once, so a
-        workflow without a worker still fails in bounded time.
+        asked again a few times, all within one ``QUERY_TIMEOUT``; any other
+        failure is reported at once, so a workflow without a worker fails in
+        bounded time.
         """
 
-        async def ask() -> int:
-            return int(await self._handle.query(OFFSET_QUERY, result_type=int, rpc_timeout=QUERY_TIMEOUT))
+        async def ask(timeout: timedelta) -> int:
+            return int(await self._handle.query(OFFSET_QUERY, result_type=int, rpc_timeout=timeout))
 
         try:
-            return await ask_while_busy(ask)
+            return await ask_while_busy(ask, budget=QUERY_TIMEOUT)
+        except BudgetSpent as spent:
+            raise self._explain(spent.last, out_of_time=True) from spent.last
         except (RPCError, WorkflowQueryFailedError) as err:
             raise self._explain(err) from err
 
@@ -493,8 +496,12 @@ class StreamReader:
         self.caught_up = not result.more_ready
         return out
 
-    def _explain(self, err: BaseException) -> Exception:
-        """One place that turns a failed read into the error a user sees."""
+    def _explain(self, err: BaseException, *, out_of_time: bool = False) -> Exception:
+        """One place that turns a failed read into the error a user sees.
+
+        ``out_of_time``: the query's whole time was spent asking again after
+        ``err`` (a busy server or a broken stream), so the timeout is the news.
+        """
         if isinstance(err, WorkflowUpdateFailedError):
             text = str(err.cause or err)
         else:
@@ -504,34 +511,67 @@ class StreamReader:
                 f"no workflow {self.workflow_id!r} in namespace {self._client.namespace!r} "
                 "(is the id right? is --address/--namespace right?)"
             )
-        if isinstance(err, RPCError) and (err.status == RPCStatusCode.DEADLINE_EXCEEDED or "Timeout expired" in text):
+        within = f"within {QUERY_TIMEOUT.total_seconds():.0f} s"
+        if out_of_time and isinstance(err, RPCError) and err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+            return StreamReadError(f"the server was too busy to take a query on {self.workflow_id!r} {within} ({text})")
+        timed_out = isinstance(err, RPCError) and (
+            err.status == RPCStatusCode.DEADLINE_EXCEEDED or "Timeout expired" in text
+        )
+        if timed_out or out_of_time:
+            last = f"the last try ended in: {text}; " if out_of_time else ""
             return StreamReadError(
-                f"no worker answered a query on {self.workflow_id!r} within {QUERY_TIMEOUT.total_seconds():.0f} s "
-                "(queries are answered by the workflow's worker: is one polling its task queue?)"
+                f"no worker answered a query on {self.workflow_id!r} {within} "
+                f"({last}queries are answered by the workflow's worker: is one polling its task queue?)"
             )
         if _lacks_stream(text) or (isinstance(err, WorkflowQueryFailedError) and "not found" in text.lower()):
             return StreamNotFound(f"workflow {self.workflow_id!r} does not host a Workflow Stream ({text})")
         return StreamReadError(f"reading {self.workflow_id!r} failed: {text}")
 
 
-async def ask_while_busy(ask: Callable[[], Awaitable[T]], *, tries: int = 6, delay: float = 0.2) -> T:
-    """``ask()``, asked again (with backoff, ~6 s in all) while the server is too busy or the connection broke.
+class BudgetSpent(Exception):
+    """``ask_while_busy`` ran out of time while the server was busy or the connection broke."""
+
+    def __init__(self, last: RPCError) -> None:
+        super().__init__(last.message)
+        self.last = last
+
+
+async def ask_while_busy(
+    ask: Callable[[timedelta], Awaitable[T]],
+    *,
+    budget: timedelta,
+    tries: int = 6,
+    delay: float = 0.2,
+) -> T:
+    """``ask(timeout)``, asked again (with backoff) while the server is too busy or the connection broke.
 
     Only answers that say nothing about the workflow: RESOURCE_EXHAUSTED, and
     a broken HTTP/2 stream (a query is idempotent). A timeout is not asked
     again here: no worker answering is an answer the caller must report.
+    Every try shares one ``budget`` (each gets the time left as its timeout),
+    so the whole ask is bounded by it: a broken stream reported as the first
+    try's time ran out once cost two full timeouts. Out of budget (or tries)
+    on a busy answer, it raises ``BudgetSpent`` or the last error.
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget.total_seconds()
     for attempt in range(tries):
         try:
-            return await ask()
+            return await ask(timedelta(seconds=max(deadline - loop.time(), _LEAST_TRY)))
         except RPCError as err:
             busy = err.status == RPCStatusCode.RESOURCE_EXHAUSTED or err.message.startswith(_TRANSPORT)
             if not busy or attempt == tries - 1:
                 raise
+            if deadline - loop.time() < delay + _LEAST_TRY:
+                raise BudgetSpent(err) from err
             log.warning("server busy (%s); asking again in %.1f s", err.message, delay)
             await asyncio.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+#: The shortest timeout a try of ``ask_while_busy`` is worth making.
+_LEAST_TRY = 0.5
 
 
 def _is_transient(err: RPCError | TimeoutError) -> bool:
