@@ -160,7 +160,11 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
     from wfwatch.temporal.running_demo import RunningDemo, advertise
     from wfwatch.temporal.server import EmbeddedServer
 
-    if not headless:
+    if headless:
+        from wfwatch.logs import log_one_line_to_stderr
+
+        log_one_line_to_stderr()
+    else:
         from wfwatch.logs import log_to_file
 
         log_file = log_to_file()

@@ -43,3 +43,30 @@ def log_to_file(path: Path | None = None, level: int = logging.INFO) -> Path:
     )
     Runtime.set_default(runtime, error_if_already_set=False)
     return path
+
+
+class OneLineFormatter(logging.Formatter):
+    """A record and its exception on one line: ``... : ModelFailure: scripted failure after 25 tokens``.
+
+    The headless demo retries activities on purpose (its scripted model
+    fails); a traceback per attempt buried its progress lines and filled a
+    pipe nobody read fast enough (about 60 KB in two minutes).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc_info = record.exc_info
+        if not exc_info or exc_info[1] is None:
+            return super().format(record)
+        record.exc_info, record.exc_text = None, None
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info = exc_info
+        err = exc_info[1]
+        return f"{line}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+
+
+def log_one_line_to_stderr() -> None:
+    """Log warnings to stderr one line each, exceptions without their traceback."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))

@@ -89,6 +89,9 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
         stderr=asyncio.subprocess.PIPE,
     )
     state = tmp_path / "home" / "data" / "demo-server.json"
+    # Read the demo's stderr all along: a full pipe would block it (CI saw it ignore SIGINT for 60 s).
+    assert demo.stderr is not None
+    demo_stderr = asyncio.create_task(demo.stderr.read())
     try:
         for _ in range(1800):  # the demo starts a server and five sessions (two on agent frameworks)
             if state.exists() or demo.returncode is not None:
@@ -134,7 +137,14 @@ async def test_while_a_demo_runs_other_commands_find_its_server_and_info_shows_i
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGINT)
-        await asyncio.wait_for(demo.wait(), 60)
+        try:
+            await asyncio.wait_for(demo.wait(), 60)
+        finally:
+            if demo.returncode is None:
+                demo.kill()
+            said = (await demo_stderr).decode(errors="replace")
+    assert demo.returncode == 130, said[-3000:]
+    assert "Traceback" not in said, "the headless demo logs one line a record"
     assert not state.exists(), "a stopped demo leaves no state behind"
     code, out, _ = await run_cli("info", env=env)
     assert "demo server      not running" in out
