@@ -14,6 +14,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -22,6 +23,7 @@ import click
 from wfwatch import events, export, paths
 from wfwatch.cli_options import add_connection_options, click_errors, connect_from_cli, options_from_click
 from wfwatch.schemas import SCHEMAS, Translator
+from wfwatch.shutdown import BoundedStop
 from wfwatch.temporal.connect import ConnectionOptions
 from wfwatch.text import one_line, sanitize
 
@@ -150,6 +152,10 @@ def demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: bool, s
     _run(lambda: _demo(db_path, fresh, temporal_ui, headless, seconds))
 
 
+#: How long stopping the demo (workers, sessions, server) may take before it is forced.
+DEMO_STOP_SECONDS = 20.0
+
+
 async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: bool, seconds: float) -> None:
     from temporalio.client import Client
 
@@ -174,28 +180,47 @@ async def _demo(db_path: Path | None, fresh: bool, temporal_ui: bool, headless: 
         db.unlink()
     db.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"starting Temporal dev server (db {db}) …", err=True)
-    async with EmbeddedServer(
-        db_path=db, ui=temporal_ui, search_attributes=SEARCH_ATTRIBUTES, log_path=paths.server_log()
-    ) as server:
-        click.echo(f"server at {server.address} in {server.startup_seconds:.2f}s", err=True)
-        if server.ui_url:
-            click.echo(f"Temporal UI: {server.ui_url}", err=True)
-        # Other wfwatch commands (`wfwatch tail demo-live` in a second shell) find this server by default.
-        running = RunningDemo(server.address, server.namespace, os.getpid(), server.ui_url)
-        client = await Client.connect(server.address, namespace=server.namespace)
-        async with create_worker(client, TASK_QUEUE), framework_sessions(client) as frameworks:
+    stop = BoundedStop(DEMO_STOP_SECONDS)
+    stop.install()
+    try:
+        async with AsyncExitStack() as stack:
+            server = await stack.enter_async_context(
+                EmbeddedServer(
+                    db_path=db, ui=temporal_ui, search_attributes=SEARCH_ATTRIBUTES, log_path=paths.server_log()
+                )
+            )
+            stop.on_force = server.kill_now
+            stack.callback(stop.at, "stopping the Temporal server")
+            click.echo(f"server at {server.address} in {server.startup_seconds:.2f}s", err=True)
+            if server.ui_url:
+                click.echo(f"Temporal UI: {server.ui_url}", err=True)
+            client = await Client.connect(server.address, namespace=server.namespace)
+            await stack.enter_async_context(create_worker(client, TASK_QUEUE))
+            stack.callback(stop.at, "stopping the demo worker")
+            frameworks = await stack.enter_async_context(framework_sessions(client))
+            stack.callback(stop.at, "stopping the framework workers")
             ids = [*await start_demo_sessions(client), *frameworks.session_ids]
             for line in frameworks.skipped:
                 click.echo(line, err=True)
             click.echo("demo sessions: " + ", ".join(ids), err=True)
-            # Said once the sessions exist, so a command that finds the server finds them too.
+            # Other wfwatch commands (`wfwatch tail demo-live` in a second shell) find this server by default;
+            # said once the sessions exist, so a command that finds the server finds them too.
+            running = RunningDemo(server.address, server.namespace, os.getpid(), server.ui_url)
             with advertise(running):
+                stop.at("running")
                 if headless:
                     await _headless(client, ids, seconds)
                 else:
                     from wfwatch.tui.app import WfwatchApp
 
                     await WfwatchApp(client, open_session=ids[0]).run_async()
+            stop.stopping()
+    except asyncio.CancelledError:
+        if stop.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        stop.cancel()
 
 
 async def _headless(client: Any, ids: list[str], seconds: float) -> None:

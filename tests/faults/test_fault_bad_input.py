@@ -44,6 +44,7 @@ from temporalio.worker import Worker
 from wfwatch import events
 from wfwatch.agents.shared import ModelSpec
 from wfwatch.agents.worker import create_worker
+from wfwatch.agents.workflows import AgentSession
 from wfwatch.reducer import SessionView, reduce
 from wfwatch.stream.reader import StreamReader, read_all
 from wfwatch.temporal.server import EmbeddedServer
@@ -257,11 +258,13 @@ async def test_tail_from_beyond_the_head_of_a_closed_session_ends_cleanly(
 async def _tail_beyond_running_head(client: Client, module_queue: str, home: Path) -> tuple[CliRun, bool, float]:
     """Tail --from far beyond the head of a running session, then let the session finish."""
     model = ModelSpec(tokens_per_second=100, answer_words=30, reasoning_words=2)
-    handle = await start_session(client, module_queue, messages=["hi"], model=model, idle_timeout=3.0)
+    # Running until closed below, however long the CLI takes to start.
+    handle = await start_session(client, module_queue, messages=["hi"], model=model, idle_timeout=600)
     address = client.service_client.config.target_host
     proc = await start_cli(home, "tail", handle.id, "--address", address, "--from", "100000")
     await asyncio.sleep(2.0)
     waited = proc.returncode is None
+    await handle.signal(AgentSession.close)
     await handle.result()
     finished = asyncio.get_running_loop().time()
     try:

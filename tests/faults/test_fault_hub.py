@@ -40,6 +40,7 @@ from temporalio.worker import Worker
 
 from wfwatch import events
 from wfwatch.agents.shared import ModelSpec
+from wfwatch.agents.workflows import AgentSession
 from wfwatch.hub.paths import positions_path
 from wfwatch.hub.positions import PositionStore
 from wfwatch.reducer import Reducer
@@ -142,7 +143,8 @@ async def test_hub_process_killed_and_restarted_resumes_from_acked_positions(
     )
     names = [d.partition(":")[0] for d in DEVICES]
     expected = undisturbed_text(MODEL, PROMPTS)
-    handle = await start_session(client, task_queue, messages=PROMPTS, model=MODEL)
+    # Open until closed after the kills, so both land mid-stream however slowly the hub processes start.
+    handle = await start_session(client, task_queue, messages=PROMPTS, model=MODEL, idle_timeout=600)
     runs: list[Run] = []
     persisted: list[dict[str, int]] = []
     try:
@@ -164,6 +166,7 @@ async def test_hub_process_killed_and_restarted_resumes_from_acked_positions(
             await run.reader
             assert not run.ends, "the session ended before the kill: make it longer"
             persisted.append(saved_positions(tmp_path))
+        await handle.signal(AgentSession.close)  # ends once its queued turns are done
         last = await spawn_hub(temporal_server, handle.id, tmp_path)
         runs.append(last)
         await wait_until(lambda: last.done, 60, "the last run to deliver everything")

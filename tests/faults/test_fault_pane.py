@@ -137,7 +137,8 @@ async def test_bad_offsets_in_the_join_prompt_say_what_is_wrong(
         "and its header says so; the app keeps running"
     )
     model = ModelSpec(tokens_per_second=20, answer_words=200, reasoning_words=0)
-    handle = await start_session(client, task_queue, messages=["long"], model=model)
+    # Running until terminated below: a closed stream would end the beyond-head pane instead of waiting.
+    handle = await start_session(client, task_queue, messages=["long"], model=model, idle_timeout=600)
     app = WfwatchApp(client, open_session=handle.id)
     notes: list[str] = []
     async with app.run_test(size=SIZE, notifications=True) as pilot:

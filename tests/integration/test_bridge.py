@@ -696,7 +696,8 @@ def test_binding_beyond_loopback_without_a_token_is_refused() -> None:
 async def test_a_stopped_server_ends_streams_and_clients_resume_on_another(
     client: Client, task_queue: str, worker: Worker, tmp_path: Path
 ) -> None:
-    handle = await start_session(client, task_queue, messages=["go"], model=streaming_model(100))
+    # Open until closed below: the first server must stop while the session still streams.
+    handle = await start_session(client, task_queue, messages=["go"], model=streaming_model(100), idle_timeout=600)
     url = f"/sessions/{handle.id}/events"
     async with bridge(client, tmp_path, name="b") as (_, http_b):
         first: list[SSEEvent] = []
@@ -709,6 +710,7 @@ async def test_a_stopped_server_ends_streams_and_clients_resume_on_another(
             await server_a.stop()
             first = await asyncio.wait_for(reader, 10)
         assert first and first[-1].event == "message", "a stopping server ends the stream without an end event"
+        await handle.signal(AgentSession.close)
         rest = await asyncio.wait_for(collect(http_b, url, headers={"Last-Event-ID": first[-1].id or ""}), 40)
     whole = first + rest
     assert_contiguous(whole)

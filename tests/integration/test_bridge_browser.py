@@ -80,8 +80,9 @@ async def test_the_page_follows_a_live_session_across_a_killed_server_to_the_can
     helpers = [
         SubagentSpec(name=name, model=ModelSpec(tokens_per_second=80, answer_words=25)) for name in ("scout", "critic")
     ]
+    # Open until closed once the second server is up: the kill must land mid-stream on a slow box too.
     spec = SessionInput(
-        title="browser", messages=["how did the deploy go?"], model=model, subagents=helpers, idle_timeout=0.5
+        title="browser", messages=["how did the deploy go?"], model=model, subagents=helpers, idle_timeout=600
     )
     address, namespace = temporal_server.address, temporal_server.namespace
     first = BridgeProcess(address, namespace, tmp_path / "bridge-1")
@@ -100,6 +101,7 @@ async def test_the_page_follows_a_live_session_across_a_killed_server_to_the_can
             await asyncio.sleep(1.0)  # the session keeps streaming while no server is there
             second = BridgeProcess(address, namespace, tmp_path / "bridge-2", port=first.port)
             await second.start()
+            await handle.signal(AgentSession.close)
             await page.wait_for("document.body.dataset.state === 'ended'", timeout=40)
             canonical = await page.evaluate("document.getElementById('canonical').textContent")
             in_page = await page.evaluate("wfwatch.page.reducer.view().canonical")

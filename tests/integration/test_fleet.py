@@ -77,9 +77,15 @@ async def fleet(
 
 async def start_session(client: Client, task_queue: str, words: int) -> WorkflowHandle[Any, Any]:
     # ~2 * (words + 6) tokens at 10/s: long enough to kill a replica mid-stream, light on a 2-core box.
+    # Open until the test closes it (close_all), however long a slow box takes to connect every client.
     model = ModelSpec(tokens_per_second=10, answer_words=words, reasoning_words=6)
-    spec = SessionInput(messages=["go"], model=model, idle_timeout=0.5)
+    spec = SessionInput(messages=["go"], model=model, idle_timeout=600)
     return await client.start_workflow(AgentSession.run, spec, id=f"fleet-{uuid.uuid4()}", task_queue=task_queue)
+
+
+async def close_all(handles: list[WorkflowHandle[Any, Any]]) -> None:
+    """Let every session end once its turn is done."""
+    await asyncio.gather(*(h.signal(AgentSession.close) for h in handles))
 
 
 async def readers(http: httpx.AsyncClient, processes: list[BridgeProcess]) -> dict[str, set[str]]:
@@ -174,6 +180,7 @@ async def test_hash_routing_gives_one_reader_per_session_and_a_killed_replicas_c
                 return all(len(f.replicas) >= 2 or f.ended for f in moved_followers)
 
             await wait_for(resumed, 30, "the victim's clients to reconnect")
+            await close_all(handles)
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
             # From the survivors' counters: no session has a reader (or a lingering feed) on two of them.
             survivors = [p for p in processes if p.running]
@@ -238,6 +245,7 @@ async def test_a_sigterm_drains_clients_to_another_replica_with_a_retry_hint_and
             assert all(len(f.replicas) == 1 for f in drained)
             status = await stopping
             took = time.monotonic() - started
+            await close_all(handles)
             await asyncio.wait_for(asyncio.gather(*tasks), 90)
         finally:
             for task in tasks:

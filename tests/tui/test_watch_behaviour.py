@@ -238,7 +238,8 @@ async def test_resume_returns_to_where_the_device_was_before_the_pane_moved_it(
     model = ModelSpec(tokens_per_second=40, answer_words=80, reasoning_words=5, answer=None)
     handle = await client.start_workflow(
         AgentSession.run,
-        SessionInput(messages=["resume me"], idle_timeout=0.5, model=model),
+        # Open until closed below, so records follow wherever the drop lands on a slow box.
+        SessionInput(messages=["resume me"], idle_timeout=600, model=model),
         id=f"tui-{uuid.uuid4()}",
         task_queue=task_queue,
     )
@@ -250,6 +251,7 @@ async def test_resume_returns_to_where_the_device_was_before_the_pane_moved_it(
         await wait_for(pilot, lambda: pane.reducer.next_offset > 10)
         await pilot.press("d")
         left_at = pane.reducer.next_offset
+    await handle.signal(AgentSession.close)
     await handle.result()
     # A new dashboard: pane-1 joins at the start first (its device's saved position moves to the head)...
     second_app = WfwatchApp(client, open_session=handle.id)

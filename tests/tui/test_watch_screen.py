@@ -106,7 +106,8 @@ async def test_resume_picks_up_where_the_pane_left_off_in_an_earlier_run(
     model = ModelSpec(tokens_per_second=40, answer_words=60, reasoning_words=5, answer=None)
     handle = await client.start_workflow(
         AgentSession.run,
-        SessionInput(messages=["resume me"], idle_timeout=0.5, model=model),
+        # Open until closed below, so records follow wherever the drop lands on a slow box.
+        SessionInput(messages=["resume me"], idle_timeout=600, model=model),
         id=f"tui-{uuid.uuid4()}",
         task_queue=task_queue,
     )
@@ -117,6 +118,7 @@ async def test_resume_picks_up_where_the_pane_left_off_in_an_earlier_run(
         await wait_for(pilot, lambda: pane.reducer.next_offset > 10)
         await pilot.press("d")
         left_at = pane.reducer.next_offset
+    await handle.signal(AgentSession.close)
     # A new dashboard (its own hub) on the same machine: the position was saved.
     second_app = WfwatchApp(client, open_session=handle.id)
     second_app.preferences.default_join = "resume"

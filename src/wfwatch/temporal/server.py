@@ -317,6 +317,10 @@ class EmbeddedServer:
         finally:
             self._kill_now()
 
+    def kill_now(self) -> None:
+        """Kill the server's process group now, from any thread (a forced exit of the demo)."""
+        self._kill_now()
+
     def _kill_now(self) -> None:
         """Synchronously make sure the server is gone and release resources.
 
