@@ -148,11 +148,11 @@ async def test_retried_llm_call_is_canonical_for_live_late_and_mid_retry_devices
     client: Client, task_queue: str, worker: Worker
 ) -> None:
     prompt = "why did the deploy fail?"
-    # Attempt 2 streams 1.5 s before failing: a device that lags less than that sees it mid-retry.
-    fail_after = 60
+    fail_after = 25
     clean_model = ModelSpec(tokens_per_second=40, answer_words=50, reasoning_words=8)
+    # At 20 tokens/s attempt 2 streams 1.25 s before failing: a device that lags less sees it mid-retry.
     faulty_model = ModelSpec(
-        tokens_per_second=40, answer_words=50, reasoning_words=8, fail_after_tokens=fail_after, fail_on_attempts=[1, 2]
+        tokens_per_second=20, answer_words=50, reasoning_words=8, fail_after_tokens=fail_after, fail_on_attempts=[1, 2]
     )
     expected = {
         "t1-plan": scripted_texts(clean_model, prompt, "planner")[1],
