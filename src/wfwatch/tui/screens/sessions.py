@@ -135,6 +135,8 @@ class SessionsScreen(Screen[None]):
         except Exception as err:
             self._failed(error, f"cannot list workflows: {sanitize(str(err))}")
             return
+        if not self._still_shown():
+            return
         error.update("")
         self.query_one(DataTable).remove_class("stale")
         self._last_rows = rows
@@ -148,6 +150,8 @@ class SessionsScreen(Screen[None]):
         Keeps polling, so the list recovers by itself once the server answers
         (a new, valid query refreshes at once).
         """
+        if not self._still_shown():
+            return
         stale = bool(self.rows)
         self.query_one(DataTable).set_class(stale, "stale")
         if stale and rejected:
@@ -290,7 +294,16 @@ class SessionsScreen(Screen[None]):
         # A failed describe (a timeout) is asked again on the next refresh, not in a tight loop.
         fetched_for = None if detail.problem else _detail_key(row)
         self._details[(row.workflow_id, row.run_id)] = (fetched_for, dashboard(self).services.monotonic(), detail)
-        self._show_detail(fetch=False)
+        if self._still_shown():
+            self._show_detail(fetch=False)
+
+    def _still_shown(self) -> bool:
+        """After an await: the screen may have been closed meanwhile (the app quitting removes its widgets)."""
+        try:
+            self.query_one(DataTable)
+        except NoMatches:
+            return False
+        return self.is_mounted
 
     def action_web_ui(self) -> None:
         """Show the highlighted workflow's Temporal Web UI address and copy it to the clipboard."""
