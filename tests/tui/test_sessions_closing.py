@@ -41,7 +41,7 @@ async def test_a_refresh_answered_after_the_table_is_gone_does_not_crash_the_app
 
     app = WfwatchApp(services=replace(services, list_sessions=slow_second_time))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.rows)
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and bool(app.screen.rows))
         await asyncio.wait_for(waiting.wait(), 10)
         await app.screen.query_one(DataTable).remove()  # what quitting does to the screen's widgets
         release.set()
