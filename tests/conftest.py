@@ -10,16 +10,17 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
+from history_outline import NONDETERMINISM, history_outlines
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from wfwatch.agents.shared import SEARCH_ATTRIBUTES
 from wfwatch.agents.worker import create_worker
-from wfwatch.temporal.server import EmbeddedServer
+from wfwatch.temporal.server import EmbeddedServer, find_temporal_binary
 
 HOME_ENV = "WFWATCH_HOME"
 #: The home this run made for itself (removed at the end); absent when the caller chose one.
@@ -58,7 +59,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedServer]:
     db = Path(tmp_path_factory.mktemp("temporal")) / "temporal.db"
     async with EmbeddedServer(db_path=db, search_attributes=SEARCH_ATTRIBUTES) as server:
-        yield server
+        _SERVER.append(server)
+        try:
+            yield server
+        finally:
+            _SERVER.clear()
+
+
+#: The run's shared server while it is up (for the nondeterminism report below).
+_SERVER: list[EmbeddedServer] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failure that mentions TMPRL1100 shows the named workflows' histories in outline."""
+    report = yield
+    text = getattr(report, "longreprtext", "")
+    if report.failed and NONDETERMINISM in text and _SERVER:
+        server = _SERVER[0]
+        found = history_outlines(str(find_temporal_binary()), server.address, server.namespace, text)
+        if found:
+            report.sections.append(("history of the nondeterministic workflow", found))
+    return report
 
 
 @pytest.fixture(scope="session")
