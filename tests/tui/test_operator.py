@@ -11,6 +11,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ async def start(client: Client, task_queue: str, words: int, messages: list[str]
         SessionInput(messages=messages, idle_timeout=0.5, model=model),
         id=f"tui-{uuid.uuid4()}",
         task_queue=task_queue,
+        # The worker shares this process with the app: on a starved box a workflow task waited over the
+        # default 10 s for the CPU, timed out, and the plan's model call was cancelled and retried (CI).
+        task_timeout=timedelta(seconds=60),
     )
     return handle.id
 
