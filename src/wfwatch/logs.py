@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from wfwatch import paths
+from wfwatch.text import one_line
 
 
 def log_to_file(path: Path | None = None, level: int = logging.INFO) -> Path:
@@ -63,7 +64,9 @@ class OneLineFormatter(logging.Formatter):
         finally:
             record.exc_info = exc_info
         err = exc_info[1]
-        return f"{line}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+        # Workflow ids and model errors are workflow-controlled: shown literally, on one line.
+        first = str(err).splitlines()[0] if str(err) else ""
+        return one_line(f"{line}: {type(err).__name__}: {first}".rstrip(": "))
 
 
 def log_one_line_to_stderr() -> None:

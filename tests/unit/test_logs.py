@@ -42,3 +42,12 @@ def test_the_record_keeps_its_exception_for_other_handlers() -> None:
     OneLineFormatter("%(message)s").format(record)
     assert record.exc_info is not None and isinstance(record.exc_info[1], ValueError)
     assert "Traceback" in logging.Formatter("%(message)s").format(record)
+
+
+def test_hostile_text_in_an_exception_is_shown_literally() -> None:
+    try:
+        raise RuntimeError("\x1b]0;owned\x07 \u202e evil")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "m", None, exc_info=sys.exc_info())
+    line = OneLineFormatter("%(message)s").format(record)
+    assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line
